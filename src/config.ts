@@ -1,0 +1,97 @@
+// The process's whole configuration, read from the environment once and checked by a TypeBox schema.
+import { Type, type Static } from '@sinclair/typebox';
+import { HttpError } from './errors.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { compileStringInput } from './schema/index.ts';
+
+const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+const List = (description: string) => Type.String({ default: '', description });
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development', description: '`production` turns off response validation.' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the API listens on.' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'Port the API listens on (0: any free port).' }),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'debug | info (one line per request) | warn | error | silent.' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis to use; unset: 127.0.0.1:6379, or a private redis-server started by `npm start`.' })),
+  REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'skiff:', description: 'Prefix of every Redis key skiff writes.' }),
+  REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000, 'Longest a request waits on one Redis command before answering 503.'),
+  API_KEYS: List('Comma-separated API keys accepted in `X-API-Key` by write routes.'),
+  CORS_ORIGINS: List('Comma-separated origins allowed by CORS (`*` for any); empty: CORS off.'),
+  CORS_METHODS: Type.String({ default: 'GET,POST,PUT,PATCH,DELETE', description: 'Methods allowed in CORS preflight.' }),
+  CORS_HEADERS: Type.String({ default: 'Content-Type,Authorization,X-API-Key,X-Request-Id,Idempotency-Key,If-None-Match', description: 'Request headers allowed in CORS preflight.' }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Largest JSON body accepted (per-route override).' }),
+  HEADERS_TIMEOUT_MS: Milliseconds(10_000, 'A client must send its headers within this time (slowloris guard).'),
+  REQUEST_TIMEOUT_MS: Milliseconds(30_000, 'A client must send its whole request within this time.'),
+  KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
+  DRAIN_TIMEOUT_MS: Milliseconds(10_000, 'On SIGTERM, in-flight requests get this long to finish.'),
+  RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+export interface Config {
+  env: string;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  /** Undefined when not configured: `npm start` then looks for a local Redis or starts a private one. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  redisCommandTimeoutMs: number;
+  apiKeys: string[];
+  cors: { origins: string[]; methods: string[]; headers: string[] };
+  bodyLimitBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  drainTimeoutMs: number;
+  responseValidation: boolean;
+}
+
+const parseEnv = compileStringInput(EnvSchema, { source: 'env' });
+const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+/** Reads and checks the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  let env: Env;
+  try {
+    env = parseEnv(source);
+  } catch (err) {
+    if (err instanceof HttpError && err.errors) {
+      throw new ConfigError(err.errors.map((e) => `${e.loc.slice(1).join('.') || 'env'}: ${e.msg}`).join('; '));
+    }
+    throw err;
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    redisUrl: env.REDIS_URL,
+    redisPrefix: env.REDIS_PREFIX,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    apiKeys: list(env.API_KEYS),
+    cors: { origins: list(env.CORS_ORIGINS), methods: list(env.CORS_METHODS), headers: list(env.CORS_HEADERS) },
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+    drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    responseValidation: env.RESPONSE_VALIDATION ?? env.NODE_ENV !== 'production',
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** For entry points: a bad environment is one clear line on stderr and exit code 2. */
+export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`skiff: invalid configuration: ${err.message}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,97 @@
+// One node-redis client per process, built so that Redis trouble degrades a request instead of hanging it:
+// no offline queue (commands fail at once while disconnected), reconnect with capped exponential backoff,
+// logs on state changes only, and `withTimeout` for callers on a request path.
+import { createClient, type RedisClientType } from 'redis';
+import { errorFields, type Logger } from '../log.ts';
+
+export type Redis = RedisClientType;
+
+export interface RedisOptions {
+  url: string;
+  /** Upper bound on any one command; past it the command rejects and the caller degrades (503 or a miss). */
+  commandTimeoutMs: number;
+  log: Logger;
+  /** Shown in `CLIENT LIST` and in logs. */
+  name?: string;
+}
+
+/** Exponential backoff from 50 ms, capped at 2 s, with jitter so a fleet does not reconnect in lockstep. */
+export function reconnectDelay(retries: number): number {
+  return Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
+}
+
+/**
+ * Creates a client and starts connecting in the background. It never throws when Redis is down at start-up:
+ * commands fail fast until the first connection succeeds, and reconnection never gives up.
+ */
+export function createRedis(options: RedisOptions): Redis {
+  const name = options.name ?? 'skiff';
+  const log = options.log.child({ component: 'redis', client: name });
+  const client = createClient({
+    url: options.url,
+    name,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: options.commandTimeoutMs },
+    socket: {
+      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+      reconnectStrategy: reconnectDelay,
+    },
+  }) as unknown as Redis;
+  let down = false;
+  client.on('error', (err: unknown) => {
+    if (down) return;
+    down = true;
+    log.warn('redis unavailable; retrying with backoff', errorFields(err));
+  });
+  client.on('ready', () => {
+    if (down) log.info('redis connection restored');
+    down = false;
+  });
+  client.connect().catch((err: unknown) => {
+    if (!down) log.warn('redis connect failed; retrying with backoff', errorFields(err));
+    down = true;
+  });
+  return client;
+}
+
+export class RedisTimeoutError extends Error {
+  override readonly name = 'RedisTimeoutError';
+}
+
+/**
+ * Bounds a Redis call. node-redis's own command timeout only covers commands not yet written to the socket:
+ * once written, a hung (SIGSTOPped) Redis keeps the promise pending for ever, so request paths wrap calls here.
+ */
+export function withTimeout<T>(pending: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`)), ms);
+    pending.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** True when Redis answered PING within `timeoutMs`. */
+export async function pingRedis(client: Redis, timeoutMs: number): Promise<boolean> {
+  try {
+    return (await withTimeout(client.ping(), timeoutMs)) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+/** Closes the client without waiting on a Redis that may never answer. */
+export async function closeRedis(client: Redis): Promise<void> {
+  try {
+    if (client.isOpen) await client.close();
+  } catch {
+    client.destroy();
+  }
+}

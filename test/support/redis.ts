@@ -1,0 +1,61 @@
+// A private redis-server per test file, on a free port, in a temp dir: tests may kill, pause, restart and
+// flush it without touching any Redis they did not start.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { startRedisServer, type RedisServer } from '../../src/redis/index.ts';
+
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  /** SIGSTOP: the server keeps its sockets open but answers nothing (a hung Redis). */
+  pause(): void;
+  resume(): void;
+  /** SIGKILL: connections drop at once. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (after kill or stop). */
+  restart(): Promise<void>;
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-test-redis-'));
+  const appendonly = options.appendonly ?? false;
+  let server: RedisServer = await startRedisServer({ dir, appendonly });
+  const port = server.port;
+  const alive = () => server.process.exitCode === null && server.process.signalCode === null;
+  const exited = () => new Promise<void>((resolve) => (alive() ? server.process.once('exit', () => resolve()) : resolve()));
+  return {
+    url: server.url,
+    port,
+    pause: () => void server.process.kill('SIGSTOP'),
+    resume: () => void server.process.kill('SIGCONT'),
+    async kill() {
+      server.process.kill('SIGCONT');
+      server.process.kill('SIGKILL');
+      await exited();
+    },
+    async restart() {
+      if (alive()) {
+        server.process.kill('SIGCONT');
+        await server.stop();
+      }
+      server = await startRedisServer({ dir, appendonly, port });
+    },
+    async flush() {
+      const c = createClient({ url: server.url });
+      await c.connect();
+      await c.flushAll();
+      await c.close();
+    },
+    async stop() {
+      if (alive()) {
+        server.process.kill('SIGCONT');
+        await server.stop();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
