@@ -1,5 +1,6 @@
 // Every error the HTTP core can answer with, in one place: status, stable code, and the RFC 9457 problem body.
 import { STATUS_CODES } from 'node:http';
+import { Type } from '@sinclair/typebox';
 
 /** A field-level validation failure, FastAPI style: `loc` points at the field, e.g. ['query', 'limit']. */
 export interface FieldError {
@@ -77,3 +78,28 @@ export function validationError(errors: FieldError[]): HttpError {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The schema of every problem body skiff sends (what `problem()` builds), for route declarations and OpenAPI. */
+export const FieldErrorSchema = Type.Object(
+  {
+    loc: Type.Array(Type.Union([Type.String(), Type.Integer()]), { description: 'Where the error is: source (path, query, header, body) then the field path.' }),
+    msg: Type.String({ description: 'Human-readable message.' }),
+    type: Type.String({ description: 'Machine-readable error kind, e.g. missing, integer, string_min_length.' }),
+  },
+  { $id: 'FieldError', additionalProperties: false },
+);
+
+const problemFields = {
+  type: Type.String({ description: 'A URI reference naming the problem type; about:blank when the status says it all.' }),
+  title: Type.String({ description: 'The HTTP status phrase.' }),
+  status: Type.Integer({ minimum: 400, maximum: 599 }),
+  detail: Type.String({ description: 'What went wrong, for a human.' }),
+  code: Type.String({ description: 'Stable machine-readable error code, e.g. NOT_FOUND.' }),
+};
+
+export const ProblemSchema = Type.Object(problemFields, { $id: 'Problem', additionalProperties: false, description: 'An RFC 9457 problem.' });
+
+export const ValidationProblemSchema = Type.Object(
+  { ...problemFields, errors: Type.Array(FieldErrorSchema) },
+  { $id: 'ValidationProblem', additionalProperties: false, description: 'An RFC 9457 problem listing every field that failed validation.' },
+);

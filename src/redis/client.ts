@@ -78,6 +78,18 @@ export function withTimeout<T>(pending: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+const UNAVAILABLE = new Set([
+  'RedisTimeoutError', 'ClientOfflineError', 'ClientClosedError', 'SocketClosedUnexpectedlyError',
+  'ConnectionTimeoutError', 'ReconnectStrategyError', 'TimeoutError', 'SocketTimeoutError',
+]);
+
+/** Whether an error means "Redis is not answering" (answer 503 / treat as a miss), not a bug in the caller. */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return UNAVAILABLE.has(err.name) || UNAVAILABLE.has(err.constructor.name) || code === 'ECONNREFUSED' || code === 'ECONNRESET';
+}
+
 /** True when Redis answered PING within `timeoutMs`. */
 export async function pingRedis(client: Redis, timeoutMs: number): Promise<boolean> {
   try {

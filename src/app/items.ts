@@ -1,0 +1,75 @@
+// The catalogue: CRUD over items with cursor pagination; writes need an API key.
+import { Type } from '@sinclair/typebox';
+import { HttpError, createRouter } from '../router/index.ts';
+import { ProblemSchema } from '../errors.ts';
+import { apiKeyDependency } from './auth.ts';
+import { createItemStore } from './item-store.ts';
+import { Item, ItemCreate, ItemId, ItemPage, ItemPatch } from './schemas.ts';
+import type { AppServices } from './services.ts';
+
+const ById = Type.Object({ id: ItemId });
+const notFound = { description: 'No item has this id.', schema: ProblemSchema };
+const unavailable = { description: 'Redis does not answer; retry shortly.', schema: ProblemSchema };
+const missing = (id: string) => HttpError.of('NOT_FOUND', `No item has the id ${id}.`);
+
+export function itemsRouter(services: AppServices) {
+  const { config, redis } = services;
+  const store = createItemStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
+  const apiKey = apiKeyDependency(config.apiKeys);
+
+  return createRouter({ prefix: '/items', tags: ['items'] })
+    .get(
+      '/',
+      {
+        summary: 'List items',
+        description: 'Items in creation order, optionally only those with a tag. Follow `next_cursor` for the next page.',
+        operationId: 'listItems',
+        query: Type.Object({
+          tag: Type.Optional(Type.String({ minLength: 1, maxLength: 50, description: 'Only items carrying this tag.' })),
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size.' }),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9a-z]{16,32}$', description: 'The `next_cursor` of the previous page.' })),
+        }),
+        response: { 200: ItemPage, 503: unavailable },
+      },
+      (ctx) => store.list(ctx.query),
+    )
+    .post(
+      '/',
+      {
+        summary: 'Create an item',
+        operationId: 'createItem',
+        body: ItemCreate,
+        deps: { auth: apiKey },
+        response: { 201: { description: 'Created; `Location` points at the new item.', schema: Item, headers: { location: { schema: Type.String() } } }, 503: unavailable },
+      },
+      async (ctx) => {
+        const item = await store.create(ctx.body);
+        return ctx.reply(201, item, { location: `/v1/items/${item.id}` });
+      },
+    )
+    .get(
+      '/{id}',
+      { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable } },
+      async (ctx) => (await store.get(ctx.params.id)) ?? Promise.reject(missing(ctx.params.id)),
+    )
+    .patch(
+      '/{id}',
+      {
+        summary: 'Update an item',
+        description: 'Changes only the fields sent.',
+        operationId: 'updateItem',
+        params: ById,
+        body: ItemPatch,
+        deps: { auth: apiKey },
+        response: { 200: Item, 404: notFound, 503: unavailable },
+      },
+      async (ctx) => (await store.patch(ctx.params.id, ctx.body)) ?? Promise.reject(missing(ctx.params.id)),
+    )
+    .delete(
+      '/{id}',
+      { summary: 'Delete an item', operationId: 'deleteItem', params: ById, deps: { auth: apiKey }, response: { 204: { description: 'Deleted.' }, 404: notFound, 503: unavailable } },
+      async (ctx) => {
+        if (!(await store.delete(ctx.params.id))) throw missing(ctx.params.id);
+      },
+    );
+}

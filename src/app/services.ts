@@ -1,0 +1,14 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Redis } from '../redis/index.ts';
+
+/** What the example service is built from; the entry point (src/server.ts) or a test provides it. */
+export interface AppServices {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  /** True once the server has begun its graceful drain. */
+  isDraining(): boolean;
+  /** True when Redis answers within the command timeout. */
+  pingRedis(): Promise<boolean>;
+}

@@ -1,0 +1,258 @@
+// The request lifecycle, one way through: match → inputs → dependencies → interceptors → handler →
+// serializer → response. Routes with nothing to wait for before their handler run synchronously up to it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import querystring from 'node:querystring';
+import { Readable } from 'node:stream';
+import { HttpError, PROBLEM_CONTENT_TYPE, validationError } from '../errors.ts';
+import { errorFields, type Logger } from '../log.ts';
+import { isRedisUnavailable } from '../redis/index.ts';
+import { Reply, isStream, type App, type CompiledRoute, type MethodTable, type Outcome, type RequestContext } from '../router/index.ts';
+import { readJsonBody } from './body.ts';
+import type { Cors } from './cors.ts';
+
+/** Shared with the server: while draining, every answer carries `Connection: close`. */
+export interface ServerState {
+  draining: boolean;
+}
+
+const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+const processTag = randomBytes(4).toString('hex');
+let requestCounter = 0;
+const nextRequestId = (): string => `${processTag}-${(++requestCounter).toString(36)}`;
+
+const SECURITY_CSP = "default-src 'none'; frame-ancestors 'none'";
+const EMPTY: Record<string, never> = Object.freeze({}) as Record<string, never>;
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+class Exchange implements RequestContext {
+  params: unknown = EMPTY;
+  query: unknown = EMPTY;
+  headers: unknown = EMPTY;
+  body: unknown = undefined;
+  deps: Record<string, unknown> = EMPTY;
+  route = '';
+  private childLog: Logger | null = null;
+  private controller: AbortController | null = null;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly method: string,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly started: number,
+    private readonly baseLog: Logger,
+  ) {}
+
+  get log(): Logger {
+    return (this.childLog ??= this.baseLog.child({ request_id: this.requestId }));
+  }
+
+  /** Aborts when the client goes away before the response is complete (long polls, SSE). */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      const controller = (this.controller = new AbortController());
+      this.res.once('close', () => controller.abort());
+    }
+    return this.controller.signal;
+  }
+
+  reply(status: number, body: unknown, headers?: Record<string, string>): Reply {
+    return new Reply(status, body, headers);
+  }
+}
+
+export interface RequestHandlerOptions {
+  app: App;
+  cors: Cors | null;
+  state: ServerState;
+}
+
+export function createRequestHandler({ app, cors, state }: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { tree } = app.compile();
+  const log = app.log;
+  const observers = app.responseObservers();
+  const accessLog = log.isEnabled('info');
+  const timed = accessLog || observers !== null;
+  const maxParamLength = app.maxParamLength;
+
+  function finish(ctx: Exchange, status: number): void {
+    const durationMs = performance.now() - ctx.started;
+    const route = ctx.route === '' ? null : ctx.route;
+    if (accessLog) {
+      log.info('request', { method: ctx.method, route, path: ctx.path, status, duration_ms: Math.round(durationMs * 1000) / 1000, request_id: ctx.requestId });
+    }
+    if (observers !== null) {
+      const event = { method: ctx.method, route, status, durationMs, requestId: ctx.requestId };
+      for (let i = 0; i < observers.length; i++) observers[i](event);
+    }
+  }
+
+  function write(ctx: Exchange, outcome: Outcome): void {
+    const res = ctx.res;
+    const headers = outcome.headers;
+    const flat: string[] = ['x-request-id', ctx.requestId, 'x-content-type-options', 'nosniff'];
+    if (headers['content-security-policy'] === undefined) flat.push('content-security-policy', SECURITY_CSP);
+    for (const name in headers) flat.push(name, headers[name]);
+    if (cors !== null) {
+      const extra = cors.headersFor(ctx.req.headers.origin);
+      for (let i = 0; i < extra.length; i++) flat.push(extra[i]);
+    }
+    if (state.draining) flat.push('connection', 'close');
+    const body = outcome.body;
+    if (body === null || typeof body === 'string' || Buffer.isBuffer(body)) {
+      if (outcome.status !== 204 && outcome.status !== 304) {
+        flat.push('content-length', body === null ? '0' : String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+      }
+      res.writeHead(outcome.status, flat);
+      res.end(body);
+      if (timed) finish(ctx, outcome.status);
+      return;
+    }
+    res.writeHead(outcome.status, flat);
+    if (timed) res.once('close', () => finish(ctx, outcome.status));
+    const source = body instanceof Readable ? body : Readable.from(body);
+    if (ctx.method === 'HEAD') {
+      source.destroy();
+      res.end();
+      return;
+    }
+    source.on('error', (err) => {
+      ctx.log.error('response stream failed', errorFields(err));
+      res.destroy(err);
+    });
+    res.once('close', () => source.destroy());
+    source.pipe(res);
+  }
+
+  function fail(ctx: Exchange, err: unknown): void {
+    if (ctx.res.headersSent) {
+      ctx.log.error('handler failed after the response started', errorFields(err));
+      ctx.res.destroy();
+      return;
+    }
+    let error: HttpError;
+    if (err instanceof HttpError) error = err;
+    else if (isRedisUnavailable(err)) {
+      ctx.log.warn('redis unavailable', { route: ctx.route, ...errorFields(err) });
+      error = HttpError.of('SERVICE_UNAVAILABLE');
+    } else {
+      ctx.log.error('unhandled error', { route: ctx.route, ...errorFields(err) });
+      error = HttpError.of('INTERNAL');
+    }
+    const headers = error.headers ? { ...error.headers, 'content-type': PROBLEM_CONTENT_TYPE } : { 'content-type': PROBLEM_CONTENT_TYPE };
+    write(ctx, { status: error.status, headers, body: JSON.stringify(error.toProblem()) });
+  }
+
+  /** Turns what a handler returned into the bytes to send, through the schema of the status it answers with. */
+  function toOutcome(route: CompiledRoute, ctx: Exchange, result: unknown): Outcome {
+    const explicit = result instanceof Reply;
+    const plan = explicit ? route.planFor(result.status) : route.success;
+    const value = explicit ? result.body : result;
+    const extra = explicit && result.headers !== undefined ? result.headers : NO_HEADERS;
+    if (plan.empty) return { status: plan.status, headers: extra, body: null };
+    const headers = extra === NO_HEADERS ? plan.headers : { 'content-type': plan.contentType, ...extra };
+    if (isStream(value)) return { status: plan.status, headers, body: value };
+    if (plan.serialize === null) return { status: plan.status, headers, body: typeof value === 'string' || Buffer.isBuffer(value) ? value : String(value) };
+    if (plan.check !== null) {
+      const errors = plan.check(value);
+      if (errors !== null) {
+        ctx.log.error('response does not match its schema', { route: route.label, status: plan.status, errors });
+        throw HttpError.of('INTERNAL');
+      }
+    }
+    return { status: plan.status, headers, body: plan.serialize(value) };
+  }
+
+  async function produce(route: CompiledRoute, ctx: Exchange): Promise<Outcome> {
+    return toOutcome(route, ctx, await route.handler(ctx as never));
+  }
+
+  function intercept(route: CompiledRoute, ctx: Exchange, index: number): Promise<Outcome> {
+    const interceptors = route.interceptors!;
+    if (index === interceptors.length) return produce(route, ctx);
+    return interceptors[index].around(ctx, () => intercept(route, ctx, index + 1));
+  }
+
+  async function runAsync(route: CompiledRoute, ctx: Exchange): Promise<void> {
+    if (route.deps !== null) {
+      // Dependencies (authentication) run before the body is read: an anonymous client cannot make us parse 1 MiB.
+      const values: Record<string, unknown> = {};
+      ctx.deps = values;
+      for (const [key, dep] of route.deps) values[key] = await dep.resolve(ctx);
+    }
+    if (route.parseBody !== null) {
+      const raw = await readJsonBody(ctx.req, route.bodyLimit);
+      if (raw === undefined) throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
+      ctx.body = route.parseBody(raw);
+    }
+    write(ctx, route.interceptors !== null ? await intercept(route, ctx, 0) : await produce(route, ctx));
+  }
+
+  function readParams(route: CompiledRoute, values: string[]): unknown {
+    const raw: Record<string, string> = {};
+    const names = route.paramNames;
+    for (let i = 0; i < values.length; i++) {
+      let value = values[i];
+      if (value.length > maxParamLength) throw HttpError.of('URI_TOO_LONG');
+      if (value.indexOf('%') !== -1) {
+        try {
+          value = decodeURIComponent(value);
+        } catch {
+          throw HttpError.of('MALFORMED_PATH');
+        }
+      }
+      raw[names[i]] = value;
+    }
+    return route.parseParams !== null ? route.parseParams(raw) : raw;
+  }
+
+  function answerOptions(ctx: Exchange, table: MethodTable<CompiledRoute>): void {
+    const origin = ctx.req.headers.origin;
+    const requested = ctx.req.headers['access-control-request-method'];
+    const preflight = cors !== null && origin !== undefined && typeof requested === 'string' ? cors.preflight(origin, requested) : null;
+    const headers: Record<string, string> = { allow: table.allow };
+    if (preflight !== null) for (let i = 0; i < preflight.length; i += 2) headers[preflight[i]] = preflight[i + 1];
+    write(ctx, { status: 204, headers, body: null });
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q === -1 ? url : url.slice(0, q);
+    if (path.length > 1 && path.charCodeAt(path.length - 1) === 47 /* / */) path = path.slice(0, -1);
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
+    const method = req.method ?? 'GET';
+    const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log);
+
+    const found = tree.find(path);
+    if (found === null) return fail(ctx, HttpError.of('NOT_FOUND'));
+    let route = found.table.byMethod[method];
+    if (route === undefined) {
+      if (method === 'HEAD') route = found.table.byMethod.GET;
+      else if (method === 'OPTIONS') return answerOptions(ctx, found.table);
+      if (route === undefined) return fail(ctx, HttpError.of('METHOD_NOT_ALLOWED', undefined, { headers: { allow: found.table.allow } }));
+    }
+    ctx.route = route.info.path;
+    try {
+      if (found.params.length > 0 || route.parseParams !== null) ctx.params = readParams(route, found.params);
+      if (route.parseQuery !== null) ctx.query = route.parseQuery(ctx.rawQuery === '' ? EMPTY : querystring.parse(ctx.rawQuery));
+      if (route.parseHeaders !== null) ctx.headers = route.parseHeaders(req.headers);
+      if (!route.synchronous) {
+        runAsync(route, ctx).catch((err: unknown) => fail(ctx, err));
+        return;
+      }
+      const result = route.handler(ctx as never);
+      if (result instanceof Promise) {
+        const r = route;
+        result.then((value) => write(ctx, toOutcome(r, ctx, value))).catch((err: unknown) => fail(ctx, err));
+      } else write(ctx, toOutcome(route, ctx, result));
+    } catch (err) {
+      fail(ctx, err);
+    }
+  };
+}

@@ -1,0 +1,126 @@
+// The shapes a route is declared with, and the handler context typed from them.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import type { Logger } from '../log.ts';
+import type { Dependency, DependencyValues } from './dependency.ts';
+import type { Reply } from './reply.ts';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One documented response header. */
+export interface ResponseHeaderSpec {
+  description?: string;
+  schema: TSchema;
+}
+
+/** A response declared with more than its schema. A missing schema means an empty body (e.g. 204). */
+export interface ResponseSpec {
+  description?: string;
+  schema?: TSchema;
+  /** Defaults to application/json; anything else is sent as the handler gives it (string, Buffer or stream). */
+  contentType?: string;
+  headers?: Record<string, ResponseHeaderSpec>;
+}
+
+export type ResponseMap = { [status: number]: TSchema | ResponseSpec };
+
+/** What is sent: status, headers (lower-case names), body (already serialized, or a stream). */
+export interface Outcome {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer | Readable | AsyncIterable<string | Buffer> | null;
+}
+
+/** Wraps handler + serialization of a route (the cache is one); `openapi` lets it document what it adds. */
+export interface Interceptor {
+  readonly name: string;
+  around(ctx: RequestContext, next: () => Promise<Outcome>): Promise<Outcome>;
+  openapi?(operation: Record<string, unknown>): void;
+}
+
+/** The part of a route declaration that types the handler. */
+export interface RouteShape {
+  params?: TObject;
+  query?: TObject;
+  headers?: TObject;
+  body?: TSchema;
+  response?: ResponseMap;
+  deps?: Record<string, Dependency<unknown>>;
+}
+
+/** Documentation and behaviour options of a route. */
+export interface RouteOptions {
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  operationId?: string;
+  deprecated?: boolean;
+  /** Largest accepted body in bytes; defaults to the app's `bodyLimitBytes`. */
+  bodyLimit?: number;
+  use?: Interceptor[];
+}
+
+export type RouteSpec<S extends RouteShape = RouteShape> = S & RouteOptions;
+
+type In<T, Fallback> = T extends TSchema ? Static<T> : Fallback;
+type BodyOf<R> = R extends TSchema ? Static<R> : R extends { schema: infer X extends TSchema } ? Static<X> : unknown;
+type Responses<S extends RouteShape> = S['response'] extends ResponseMap ? S['response'] : {};
+/** The body type of the route's first 2xx response: what a handler returns without an explicit reply. */
+export type SuccessBody<S extends RouteShape> = Responses<S> extends infer R
+  ? 200 extends keyof R ? BodyOf<R[200]>
+  : 201 extends keyof R ? BodyOf<R[201]>
+  : 202 extends keyof R ? BodyOf<R[202]>
+  : 204 extends keyof R ? null | undefined | void
+  : unknown
+  : never;
+
+/** Everything known about the request once it is validated; what dependencies and interceptors see. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly log: Logger;
+  readonly method: string;
+  /** The matched route's template, e.g. /v1/items/{id}. */
+  readonly route: string;
+  /** The request path without its query string. */
+  readonly path: string;
+  /** The raw query string (without '?'), '' when absent. */
+  readonly rawQuery: string;
+  /** Aborts when the client goes away before the response is complete (long polls, SSE). */
+  readonly signal: AbortSignal;
+  params: unknown;
+  query: unknown;
+  headers: unknown;
+  body: unknown;
+  deps: Record<string, unknown>;
+}
+
+export interface Context<S extends RouteShape> extends RequestContext {
+  params: In<S['params'], Record<string, string>>;
+  query: In<S['query'], Record<string, never>>;
+  headers: In<S['headers'], Record<string, never>>;
+  body: In<S['body'], undefined>;
+  deps: DependencyValues<S['deps']>;
+  /** An explicit answer: any declared status, its body type-checked, plus headers. Streams are sent as they come. */
+  reply<C extends keyof Responses<S> & number>(
+    status: C,
+    body: BodyOf<Responses<S>[C]> | Readable | AsyncIterable<string | Buffer>,
+    headers?: Record<string, string>,
+  ): Reply;
+}
+
+export type Handler<S extends RouteShape> = (ctx: Context<S>) => SuccessBody<S> | Reply | Promise<SuccessBody<S> | Reply>;
+
+/** A route as the app knows it after composition: what the OpenAPI generator reads. */
+export interface RouteInfo {
+  readonly method: Method;
+  /** Full path template in OpenAPI style, e.g. /v1/items/{id}. */
+  readonly path: string;
+  readonly spec: RouteSpec;
+  readonly tags: readonly string[];
+  /** Router-level dependencies first, then the route's own (`spec.deps`). */
+  readonly dependencies: readonly Dependency<unknown>[];
+  readonly interceptors: readonly Interceptor[];
+}
