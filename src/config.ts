@@ -1,10 +1,12 @@
 // The process's whole configuration, read from the environment once and checked by a TypeBox schema.
+import { availableParallelism } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { HttpError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { compileStringInput } from './schema/index.ts';
 
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+const Seconds = (def: number, description: string) => Type.Number({ exclusiveMinimum: 0, default: def, description: `${description} Seconds.` });
 const List = (description: string) => Type.String({ default: '', description });
 
 export const EnvSchema = Type.Object({
@@ -25,6 +27,12 @@ export const EnvSchema = Type.Object({
   KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
   DRAIN_TIMEOUT_MS: Milliseconds(10_000, 'On SIGTERM, in-flight requests get this long to finish.'),
   RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
+  WEB_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, description: 'HTTP worker processes; default: os.availableParallelism().' })),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 1, description: 'Queue worker processes.' }),
+  GRACEFUL_TIMEOUT: Seconds(30, 'On SIGTERM or reload, a worker gets this long to drain before it is killed.'),
+  WORKER_TIMEOUT: Seconds(30, 'A worker whose event loop is blocked this long is killed and replaced.'),
+  MAX_REQUESTS: Type.Integer({ minimum: 0, default: 0, description: 'Replace an HTTP worker after this many requests (0: never).' }),
+  MAX_REQUESTS_JITTER: Type.Integer({ minimum: 0, default: 0, description: 'Adds 0..N to MAX_REQUESTS per worker, so workers do not restart together.' }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -46,6 +54,16 @@ export interface Config {
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
   responseValidation: boolean;
+  cluster: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  webConcurrency: number;
+  workerConcurrency: number;
+  gracefulTimeoutMs: number;
+  workerTimeoutMs: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
 }
 
 const parseEnv = compileStringInput(EnvSchema, { source: 'env' });
@@ -78,6 +96,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
     responseValidation: env.RESPONSE_VALIDATION ?? env.NODE_ENV !== 'production',
+    cluster: {
+      webConcurrency: env.WEB_CONCURRENCY ?? availableParallelism(),
+      workerConcurrency: env.WORKER_CONCURRENCY,
+      gracefulTimeoutMs: Math.round(env.GRACEFUL_TIMEOUT * 1000),
+      workerTimeoutMs: Math.round(env.WORKER_TIMEOUT * 1000),
+      maxRequests: env.MAX_REQUESTS,
+      maxRequestsJitter: env.MAX_REQUESTS_JITTER,
+    },
   };
 }
 
