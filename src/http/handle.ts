@@ -63,6 +63,10 @@ class Exchange implements RequestContext {
   reply(status: number, body: unknown, headers?: Record<string, string>): Reply {
     return new Reply(status, body, headers);
   }
+
+  stream(status: number, body: unknown, headers?: Record<string, string>): Reply {
+    return new Reply(status, body, headers);
+  }
 }
 
 export interface RequestHandlerOptions {
@@ -97,7 +101,7 @@ export function createRequestHandler({ app, cors, state }: RequestHandlerOptions
     const flat: string[] = ['x-request-id', ctx.requestId, 'x-content-type-options', 'nosniff'];
     if (headers['content-security-policy'] === undefined) flat.push('content-security-policy', SECURITY_CSP);
     for (const name in headers) flat.push(name, headers[name]);
-    if (cors !== null) {
+    if (cors !== null && headers['access-control-allow-origin'] === undefined) {
       const extra = cors.headersFor(ctx.req.headers.origin);
       for (let i = 0; i < extra.length; i++) flat.push(extra[i]);
     }

@@ -34,23 +34,23 @@ export class Router {
 
   constructor(readonly options: RouterOptions = {}) {}
 
-  get<const S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  get<S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     return this.add('GET', path, spec, handler);
   }
-  post<const S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  post<S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     return this.add('POST', path, spec, handler);
   }
-  put<const S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  put<S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     return this.add('PUT', path, spec, handler);
   }
-  patch<const S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  patch<S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     return this.add('PATCH', path, spec, handler);
   }
-  delete<const S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  delete<S extends RouteShape>(path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     return this.add('DELETE', path, spec, handler);
   }
 
-  add<const S extends RouteShape>(method: Method, path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
+  add<S extends RouteShape>(method: Method, path: string, spec: RouteSpec<S>, handler: Handler<S>): this {
     if (this.sealed) throw new Error(`${method} ${path}: routes cannot be added after the app has started`);
     this.own.push({ method, path, spec: spec as RouteSpec, handler: handler as unknown as Handler<RouteShape> });
     return this;

@@ -65,7 +65,7 @@ export type RouteSpec<S extends RouteShape = RouteShape> = S & RouteOptions;
 
 type In<T, Fallback> = T extends TSchema ? Static<T> : Fallback;
 type BodyOf<R> = R extends TSchema ? Static<R> : R extends { schema: infer X extends TSchema } ? Static<X> : unknown;
-type Responses<S extends RouteShape> = S['response'] extends ResponseMap ? S['response'] : {};
+type Responses<S extends RouteShape> = undefined extends S['response'] ? {} : NonNullable<S['response']>;
 /** The body type of the route's first 2xx response: what a handler returns without an explicit reply. */
 export type SuccessBody<S extends RouteShape> = Responses<S> extends infer R
   ? 200 extends keyof R ? BodyOf<R[200]>
@@ -103,12 +103,10 @@ export interface Context<S extends RouteShape> extends RequestContext {
   headers: In<S['headers'], Record<string, never>>;
   body: In<S['body'], undefined>;
   deps: DependencyValues<S['deps']>;
-  /** An explicit answer: any declared status, its body type-checked, plus headers. Streams are sent as they come. */
-  reply<C extends keyof Responses<S> & number>(
-    status: C,
-    body: BodyOf<Responses<S>[C]> | Readable | AsyncIterable<string | Buffer>,
-    headers?: Record<string, string>,
-  ): Reply;
+  /** An explicit answer: any declared status, its body type-checked against that status's schema, plus headers. */
+  reply<C extends keyof Responses<S> & number>(status: C, body: NoInfer<BodyOf<Responses<S>[C]>>, headers?: Record<string, string>): Reply;
+  /** A streamed answer (SSE, downloads): sent as it comes, without Content-Length; set `content-type` in headers. */
+  stream<C extends keyof Responses<S> & number>(status: C, body: Readable | AsyncIterable<string | Buffer>, headers?: Record<string, string>): Reply;
 }
 
 export type Handler<S extends RouteShape> = (ctx: Context<S>) => SuccessBody<S> | Reply | Promise<SuccessBody<S> | Reply>;

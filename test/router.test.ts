@@ -1,0 +1,156 @@
+// Matching, composition, and the answers the router gives on its own (404, 405, HEAD, OPTIONS).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Type } from '@sinclair/typebox';
+import { createLogger } from '../src/log.ts';
+import { createApp, createRouter, defineDependency, HttpError } from '../src/router/index.ts';
+import { testClient, type TestClient } from '../src/testing/index.ts';
+
+const silent = createLogger('silent');
+const echo = (name: string) => (ctx: { params: unknown }) => ({ route: name, params: ctx.params });
+
+describe('matching', () => {
+  let client: TestClient;
+  before(async () => {
+    const app = createApp({ log: silent, maxParamLength: 20 });
+    app
+      .get('/files/*', {}, echo('wildcard'))
+      .get('/files/{name}', {}, echo('param'))
+      .get('/files/readme', {}, echo('static'))
+      .get('/files/{name}/meta', {}, echo('param-meta'))
+      .get('/files/readme/raw', {}, echo('static-raw'))
+      .get('/', {}, echo('root'));
+    client = await testClient(app);
+  });
+  after(() => client.close());
+
+  test('static beats parameter beats wildcard', async () => {
+    assert.equal((await client.get('/files/readme')).json().route, 'static');
+    assert.equal((await client.get('/files/other')).json().route, 'param');
+    assert.deepEqual((await client.get('/files/a/b/c')).json(), { route: 'wildcard', params: { '*': 'a/b/c' } });
+  });
+
+  test('backtracks from a static branch that does not lead anywhere', async () => {
+    assert.deepEqual((await client.get('/files/readme/meta')).json(), { route: 'param-meta', params: { name: 'readme' } });
+    assert.equal((await client.get('/files/readme/raw')).json().route, 'static-raw');
+  });
+
+  test('parameters are percent-decoded; a bad encoding is a 400 problem', async () => {
+    assert.deepEqual((await client.get('/files/a%20b%2Fc')).json().params, { name: 'a b/c' });
+    const bad = await client.get('/files/%E0%A4%A');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers.get('content-type'), 'application/problem+json');
+    assert.equal(bad.json().code, 'MALFORMED_PATH');
+  });
+
+  test('a parameter longer than maxParamLength is refused with 414', async () => {
+    const res = await client.get('/files/' + 'x'.repeat(21));
+    assert.equal(res.status, 414);
+    assert.equal(res.json().code, 'URI_TOO_LONG');
+  });
+
+  test('a trailing slash is insignificant; the query string is ignored for matching', async () => {
+    assert.equal((await client.get('/files/readme/')).json().route, 'static');
+    assert.equal((await client.get('/files/readme?x=1')).json().route, 'static');
+    assert.equal((await client.get('/')).json().route, 'root');
+  });
+
+  test('an unknown path is a 404 problem', async () => {
+    const res = await client.get('/nothing/here');
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.deepEqual(res.json(), { type: 'about:blank', title: 'Not Found', status: 404, detail: 'No resource at this path.', code: 'NOT_FOUND' });
+  });
+
+  test('a known path with the wrong method is a 405 with Allow', async () => {
+    const res = await client.request('DELETE', '/files/readme');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
+    assert.equal(res.json().code, 'METHOD_NOT_ALLOWED');
+  });
+
+  test('HEAD is answered by the GET handler, with its headers and no body', async () => {
+    const get = await client.get('/files/readme');
+    const head = await client.request('HEAD', '/files/readme');
+    assert.equal(head.status, 200);
+    assert.equal(head.text, '');
+    assert.equal(head.headers.get('content-length'), get.headers.get('content-length'));
+    assert.equal(head.headers.get('content-type'), 'application/json');
+  });
+
+  test('OPTIONS is answered with Allow', async () => {
+    const res = await client.request('OPTIONS', '/files/readme');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
+  });
+});
+
+describe('composition', () => {
+  test('routers nest with prefixes, tags and dependencies', async () => {
+    const calls: string[] = [];
+    const guard = defineDependency({ name: 'guard', resolve: () => void calls.push('guard') });
+    const leaf = createRouter({ prefix: '/leaf', tags: ['leaf'] }).get('/{id}', { tags: ['own'] }, echo('leaf'));
+    const mid = createRouter({ prefix: '/mid' }).include(leaf, { tags: ['mid'] });
+    const app = createApp({ log: silent }).include(mid, { prefix: '/v1', dependencies: [guard] });
+    const [route] = app.routes();
+    assert.equal(route.path, '/v1/mid/leaf/{id}');
+    assert.deepEqual([...route.tags].sort(), ['leaf', 'mid', 'own']);
+    assert.deepEqual(route.dependencies, [guard]);
+    const client = await testClient(app);
+    try {
+      assert.deepEqual((await client.get('/v1/mid/leaf/7')).json(), { route: 'leaf', params: { id: '7' } });
+      assert.deepEqual(calls, ['guard']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a duplicate route is a start-up error naming both', () => {
+    const app = createApp({ log: silent });
+    app.get('/a/{id}', {}, echo('one'));
+    app.include(createRouter({ prefix: '/a' }).get('/{id}', {}, echo('two')));
+    assert.throws(() => app.compile(), /GET \/a\/\{id\} is declared twice/);
+  });
+
+  test('conflicting parameter names at one position are a start-up error naming both routes', () => {
+    const app = createApp({ log: silent });
+    app.get('/items/{id}', {}, echo('one'));
+    app.delete('/items/{itemId}/tags', {}, echo('two'));
+    assert.throws(() => app.compile(), /DELETE \/items\/\{itemId\}\/tags names a parameter \{itemId\} where GET \/items\/\{id\} has \{id\}/);
+  });
+
+  test('a params schema naming a parameter the path lacks is a start-up error', () => {
+    const app = createApp({ log: silent });
+    app.get('/items/{id}', { params: Type.Object({ id: Type.String(), other: Type.String() }) }, echo('x'));
+    assert.throws(() => app.compile(), /declares other/);
+  });
+
+  test('routes cannot be added once the app has compiled', () => {
+    const app = createApp({ log: silent });
+    app.compile();
+    assert.throws(() => app.get('/late', {}, echo('late')), /after the app has started/);
+  });
+});
+
+describe('dependencies', () => {
+  test('results are passed to the handler; a rejection becomes its problem+json', async () => {
+    const user = defineDependency({
+      name: 'user',
+      resolve: (ctx) => {
+        const token = ctx.req.headers.authorization;
+        if (token === undefined) throw HttpError.of('UNAUTHORIZED');
+        if (token !== 'Bearer good') throw HttpError.of('FORBIDDEN');
+        return { name: 'ada' };
+      },
+    });
+    const app = createApp({ log: silent }).get('/me', { deps: { user }, response: { 200: Type.Object({ name: Type.String() }) } }, (ctx) => ({ name: ctx.deps.user.name }));
+    const client = await testClient(app);
+    try {
+      assert.equal((await client.get('/me')).status, 401);
+      assert.equal((await client.get('/me', { headers: { authorization: 'Bearer bad' } })).json().code, 'FORBIDDEN');
+      assert.deepEqual((await client.get('/me', { headers: { authorization: 'Bearer good' } })).json(), { name: 'ada' });
+    } finally {
+      await client.close();
+    }
+  });
+});

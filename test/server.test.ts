@@ -1,0 +1,126 @@
+// The real entry point (src/server.ts) as a child process: headers, logs, CORS, slow clients, graceful stop,
+// and configuration errors.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { runEntry, startServerProcess, type ServerProcess } from './support/process.ts';
+import { startTestRedis, type TestRedis } from './support/redis.ts';
+
+let redis: TestRedis;
+before(async () => {
+  redis = await startTestRedis();
+});
+after(() => redis.stop());
+
+describe('a running server', () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', CORS_ORIGINS: 'https://app.example', HEADERS_TIMEOUT_MS: '1000' });
+  });
+  after(() => server.kill());
+
+  test('API responses carry a request id, nosniff and a restrictive CSP, and no X-Powered-By', async () => {
+    const res = await fetch(server.url + '/healthz');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f]{8}-[0-9a-z]+$/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.equal(res.headers.get('x-powered-by'), null);
+  });
+
+  test('a sane X-Request-Id is echoed; an unsafe one is replaced', async () => {
+    assert.equal((await fetch(server.url + '/healthz', { headers: { 'x-request-id': 'abc-123' } })).headers.get('x-request-id'), 'abc-123');
+    const replaced = (await fetch(server.url + '/healthz', { headers: { 'x-request-id': 'x'.repeat(300) } })).headers.get('x-request-id');
+    assert.notEqual(replaced, 'x'.repeat(300));
+  });
+
+  test('one JSON log line per request with method, route, status, duration and request id', async () => {
+    await fetch(server.url + '/v1/items/00000000000000000000', { headers: { 'x-request-id': 'log-probe' } });
+    let line: string | undefined;
+    for (let i = 0; i < 50 && !line; i++) {
+      line = server.lines.find((l) => l.includes('"request_id":"log-probe"'));
+      if (!line) await new Promise((r) => setTimeout(r, 20));
+    }
+    const entry = JSON.parse(line!);
+    assert.equal(entry.msg, 'request');
+    assert.equal(entry.method, 'GET');
+    assert.equal(entry.route, '/v1/items/{id}');
+    assert.equal(entry.status, 404);
+    assert.equal(typeof entry.duration_ms, 'number');
+    assert.ok(!Number.isNaN(Date.parse(entry.time)));
+  });
+
+  test('CORS: an allowed origin gets a preflight answer and Vary: Origin; others get no CORS headers', async () => {
+    const pre = await fetch(server.url + '/v1/items', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match(pre.headers.get('access-control-allow-headers') ?? '', /X-API-Key/);
+    assert.match(pre.headers.get('vary') ?? '', /Origin/);
+    const simple = await fetch(server.url + '/healthz', { headers: { origin: 'https://app.example' } });
+    assert.equal(simple.headers.get('access-control-allow-origin'), 'https://app.example');
+    const other = await fetch(server.url + '/healthz', { headers: { origin: 'https://evil.example' } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    assert.match(other.headers.get('vary') ?? '', /Origin/);
+  });
+
+  test('a slowloris client that never finishes its headers is disconnected', async () => {
+    const { port } = new URL(server.url);
+    const closedByServer = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+      let drips = 0;
+      const timer = setInterval(() => {
+        // One header line every 200 ms: each keeps the socket busy, none completes the request.
+        if (++drips > 100) {
+          clearInterval(timer);
+          socket.destroy();
+          resolve(false);
+        } else if (!socket.destroyed) socket.write(`X-Drip-${drips}: 1\r\n`);
+      }, 200);
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve(drips <= 100);
+      });
+    });
+    assert.equal(closedByServer, true);
+  });
+});
+
+describe('graceful stop', () => {
+  test('on SIGTERM an in-flight request completes, new connections are refused, and the exit code is 0', async () => {
+    const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k' });
+    const { port } = new URL(server.url);
+    const body = JSON.stringify({ name: 'late', price: 1 });
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/v1/items', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length, 'x-api-key': 'k' } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      // Half the body now, SIGTERM, then the rest: the request is in flight when the signal arrives.
+      req.write(body.slice(0, 10), () => {
+        server.child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(10)), 300);
+      });
+    });
+    const answer = await response;
+    assert.equal(answer.status, 201);
+    assert.equal(JSON.parse(answer.text).name, 'late');
+    assert.equal(await server.exited, 0);
+    await assert.rejects(fetch(server.url + '/healthz'));
+  });
+});
+
+describe('configuration', () => {
+  test('a bad environment value is one clear line on stderr and exit code 2', async () => {
+    const run = runEntry('src/server.ts', { PORT: 'eighty', LOG_LEVEL: 'loud' });
+    assert.equal(await run.exited, 2);
+    const err = run.stderr.join('');
+    assert.equal(err.trim().split('\n').length, 1);
+    assert.match(err, /invalid configuration: .*PORT.*LOG_LEVEL|invalid configuration: .*LOG_LEVEL.*PORT/);
+  });
+});
