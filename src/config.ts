@@ -8,6 +8,7 @@ import { compileStringInput } from './schema/index.ts';
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 const Seconds = (def: number, description: string) => Type.Number({ exclusiveMinimum: 0, default: def, description: `${description} Seconds.` });
 const List = (description: string) => Type.String({ default: '', description });
+const DocsPath = (def: string, description: string) => Type.String({ pattern: '^(/[A-Za-z0-9._~/-]*)?$', default: def, description });
 
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development', description: '`production` turns off response validation.' }),
@@ -33,6 +34,11 @@ export const EnvSchema = Type.Object({
   WORKER_TIMEOUT: Seconds(30, 'A worker whose event loop is blocked this long is killed and replaced.'),
   MAX_REQUESTS: Type.Integer({ minimum: 0, default: 0, description: 'Replace an HTTP worker after this many requests (0: never).' }),
   MAX_REQUESTS_JITTER: Type.Integer({ minimum: 0, default: 0, description: 'Adds 0..N to MAX_REQUESTS per worker, so workers do not restart together.' }),
+  DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve the OpenAPI document and the Redoc / Swagger UI pages.' }),
+  DOCS_OPENAPI_PATH: DocsPath('/openapi.json', 'Where the OpenAPI document is served.'),
+  DOCS_REDOC_PATH: DocsPath('/redoc', 'Where the Redoc page is served; empty: no Redoc page.'),
+  DOCS_SWAGGER_PATH: DocsPath('/docs', 'Where the Swagger UI page is served; empty: no Swagger UI page.'),
+  DOCS_SERVERS: List('Comma-separated server URLs listed in the OpenAPI document; empty: the same origin.'),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -55,6 +61,8 @@ export interface Config {
   drainTimeoutMs: number;
   responseValidation: boolean;
   cluster: ClusterConfig;
+  /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
+  docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
 }
 
 export interface ClusterConfig {
@@ -104,6 +112,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxRequests: env.MAX_REQUESTS,
       maxRequestsJitter: env.MAX_REQUESTS_JITTER,
     },
+    docs: env.DOCS_ENABLED && env.DOCS_OPENAPI_PATH !== ''
+      ? { openapiPath: env.DOCS_OPENAPI_PATH, redocPath: env.DOCS_REDOC_PATH || null, swaggerPath: env.DOCS_SWAGGER_PATH || null, servers: list(env.DOCS_SERVERS) }
+      : null,
   };
 }
 

@@ -1,5 +1,6 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
 import { createApp, type App } from '../router/index.ts';
+import { mountDocs } from '../openapi/index.ts';
 import { healthRouter } from './health.ts';
 import { itemsRouter } from './items.ts';
 import type { AppServices } from './services.ts';
@@ -11,5 +12,11 @@ export function buildApp(services: AppServices): App {
   const app = createApp({ log, bodyLimitBytes: config.bodyLimitBytes, responseValidation: config.responseValidation });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
+  mountDocs(app, config.docs, {
+    tags: [
+      { name: 'health', description: 'Liveness and readiness probes.' },
+      { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
+    ],
+  });
   return app;
 }
