@@ -1,0 +1,112 @@
+// Public face of the response cache: `createCache()` over a Redis or in-memory store; `cache.route()` is the
+// interceptor a route lists in `use`; `cache.invalidate()` is for handlers and jobs; `cache.counters()` for /metrics.
+import type { Logger } from '../log.ts';
+import { withTimeout } from '../redis/index.ts';
+import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
+import { cacheRoute, FAILED, type Budget, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
+import type { CacheStore, InvalidateSpec } from './store.ts';
+
+export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
+export { redisCacheStore } from './redis-store.ts';
+export { requestKey, normalisePath, normaliseQuery, type KeyParts } from './request-key.ts';
+export { documentCaching, type CacheInterceptor, type CacheRouteOptions, type CacheRequest, type CacheOutcome } from './interceptor.ts';
+export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
+export type { CacheCounters, BreakerState } from './breaker.ts';
+
+export interface CacheOptions {
+  store: CacheStore;
+  log: Logger;
+  /** The most a request waits on the store in total (the Redis command timeout); past it the cache bypasses. */
+  timeoutMs: number;
+  /** Off: every route runs its handler and no cache headers are added (default on). */
+  enabled?: boolean;
+  /** Larger bodies are served but not stored (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** How long a fill lock lives: the most a dead filler can delay others (default 10 s). */
+  lockTtlMs?: number;
+  /** Request `Cache-Control: no-cache` forces a fresh answer when true; ignored by default, so one client
+   *  cannot make every request run the handler. `no-store` is always honoured: that response is not stored. */
+  honorNoCache?: boolean;
+  breaker?: Partial<BreakerOptions>;
+  /** The cache's name in `Cache-Status` (default `skiff`). */
+  name?: string;
+}
+
+export interface Cache {
+  readonly store: CacheStore;
+  /** An interceptor for a route's `use: [...]`. */
+  route(options: CacheRouteOptions): CacheInterceptor;
+  /**
+   * Deletes the entries with any of `tags` (in `namespace` only, when given), or the whole `namespace`.
+   * Resolves true once applied; false when the store is unreachable: the invalidation is then kept and
+   * replayed before this process serves from the cache again.
+   */
+  invalidate(spec: InvalidateSpec): Promise<boolean>;
+  /** A snapshot of the counters plus the circuit state, for /metrics. */
+  counters(): CacheCounters & { circuit: BreakerState };
+}
+
+export function createCache(options: CacheOptions): Cache {
+  const log = options.log.child({ component: 'cache', store: options.store.kind });
+  const store = options.store;
+  const counters = zeroCounters();
+  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log);
+  const pending: InvalidateSpec[] = [];
+  const enabled = options.enabled ?? true;
+
+  async function guarded<T>(budget: Budget, call: () => Promise<T>): Promise<T | typeof FAILED> {
+    if (budget.failed || budget.remainingMs <= 0 || !breaker.allow(Date.now())) {
+      budget.failed = true;
+      return FAILED;
+    }
+    const started = Date.now();
+    try {
+      const value = await withTimeout(call(), budget.remainingMs);
+      breaker.success();
+      return value;
+    } catch (err) {
+      counters.storeErrors++;
+      budget.failed = true;
+      breaker.failure(err, Date.now());
+      return FAILED;
+    } finally {
+      budget.remainingMs -= Date.now() - started;
+    }
+  }
+
+  const budget = (): Budget => ({ remainingMs: options.timeoutMs, failed: false });
+
+  async function settleInvalidations(b: Budget): Promise<boolean> {
+    while (pending.length > 0) {
+      if ((await guarded(b, () => store.invalidate(pending[0]))) === FAILED) return false;
+      pending.shift();
+      if (pending.length === 0) log.info('deferred cache invalidations applied');
+    }
+    return true;
+  }
+
+  const runtime: CacheRuntime = {
+    store, counters, log, guarded, budget, settleInvalidations,
+    cacheName: options.name ?? 'skiff',
+    maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
+    lockTtlMs: options.lockTtlMs ?? 10_000,
+    honorNoCache: options.honorNoCache ?? false,
+    enabled: () => enabled,
+  };
+
+  return {
+    store,
+    route: (routeOptions) => cacheRoute(runtime, routeOptions),
+    async invalidate(spec) {
+      if ((spec.tags === undefined || spec.tags.length === 0) && spec.namespace === undefined) {
+        throw new TypeError('cache.invalidate needs tags or a namespace');
+      }
+      counters.invalidations++;
+      if (pending.length === 0 && (await guarded(budget(), () => store.invalidate(spec))) !== FAILED) return true;
+      pending.push(spec);
+      log.warn('cache invalidation deferred until the store answers; cached reads bypass until then', { tags: spec.tags, namespace: spec.namespace });
+      return false;
+    },
+    counters: () => ({ ...counters, circuitOpened: breaker.opened, circuit: breaker.state }),
+  };
+}

@@ -1,0 +1,67 @@
+// The Redis backend: shared by every process, so a fill, a hit and an invalidation in one process are seen
+// by all. Hits are one GET; fills and invalidations are one script each, within one namespace's slot.
+import type { Redis } from '../redis/index.ts';
+import { namespaceKeys, tagNamespacesKey, type NamespaceKeys } from './keys.ts';
+import { BINARY_REPLIES, claimFill, invalidateIndexes, releaseFill, storeEntry } from './scripts.ts';
+import type { CacheStore, FillClaim, InvalidateSpec } from './store.ts';
+
+const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString() : String(reply));
+
+export function redisCacheStore(client: Redis, prefix: string): CacheStore {
+  const keysByNamespace = new Map<string, NamespaceKeys>();
+  const keysOf = (namespace: string): NamespaceKeys => {
+    let keys = keysByNamespace.get(namespace);
+    if (keys === undefined) keysByNamespace.set(namespace, (keys = namespaceKeys(prefix, namespace)));
+    return keys;
+  };
+
+  async function invalidateIn(namespace: string, tags: readonly string[] | undefined): Promise<number> {
+    const keys = keysOf(namespace);
+    const indexes = tags !== undefined && tags.length > 0 ? tags.map((t) => keys.tag(t)) : [keys.all];
+    return Number(await invalidateIndexes.run(client, [keys.epoch, ...indexes], []));
+  }
+
+  return {
+    kind: 'redis',
+
+    async get(ref) {
+      const reply = await client.sendCommand(['GET', keysOf(ref.namespace).entry(ref.id)], BINARY_REPLIES);
+      return Buffer.isBuffer(reply) ? reply : null;
+    },
+
+    async claim(ref, token, lockTtlMs, now, tags): Promise<FillClaim> {
+      const keys = keysOf(ref.namespace);
+      const registered = tags.map((tag) => client.sAdd(tagNamespacesKey(prefix, tag), ref.namespace));
+      const claimed = claimFill.run(client, [keys.entry(ref.id), keys.lock(ref.id), keys.epoch], [token, String(lockTtlMs), String(now)]);
+      const [reply] = (await Promise.all([claimed, ...registered])) as [unknown[], ...unknown[]];
+      const entry = reply[2];
+      return { locked: Number(reply[0]) === 1, epoch: text(reply[1]), entry: Buffer.isBuffer(entry) ? entry : null };
+    },
+
+    async put(ref, params) {
+      const keys = keysOf(ref.namespace);
+      const indexes = [keys.all, ...params.tags.map((t) => keys.tag(t))];
+      const stored = await storeEntry.run(
+        client,
+        [keys.entry(ref.id), keys.lock(ref.id), keys.epoch, ...indexes],
+        [params.value, String(params.lifetimeMs), params.epoch, params.token, String(params.now)],
+      );
+      return Number(stored) === 1;
+    },
+
+    async release(ref, token) {
+      await releaseFill.run(client, [keysOf(ref.namespace).lock(ref.id)], [token]);
+    },
+
+    async invalidate(spec: InvalidateSpec) {
+      const { tags, namespace } = spec;
+      if (namespace !== undefined) return invalidateIn(namespace, tags);
+      if (tags === undefined || tags.length === 0) throw new TypeError('invalidate needs tags or a namespace');
+      // One SMEMBERS per tag (never a cross-slot SUNION), then one script per namespace, each in its own slot.
+      const lists = await Promise.all(tags.map((tag) => client.sMembers(tagNamespacesKey(prefix, tag))));
+      const namespaces = new Set(lists.flat().map(String));
+      const counts = await Promise.all([...namespaces].map((ns) => invalidateIn(ns, tags)));
+      return counts.reduce((a, b) => a + b, 0);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The request key: which stored response a request may be served. A pure function of the request, so every
+// process and every restart derives the same key for the same request.
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface KeyParts {
+  method: string;
+  /** The request path without its query. */
+  path: string;
+  /** The raw query string without `?`. */
+  rawQuery: string;
+  /** Lower-case header names the response varies on, in declaration order. */
+  vary: readonly string[];
+  headers: IncomingHttpHeaders;
+  /** The caller's identity on `private` routes; undefined on `public` ones. */
+  principal: string | undefined;
+}
+
+const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/g;
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/** `/a%7eb` and `/a~b` name one resource: escapes of unreserved characters are decoded, the rest upper-cased. */
+export function normalisePath(path: string): string {
+  if (path.indexOf('%') === -1) return path;
+  return path.replace(PERCENT_ESCAPE, (esc) => {
+    const ch = String.fromCharCode(parseInt(esc.slice(1), 16));
+    return UNRESERVED.test(ch) ? ch : esc.toUpperCase();
+  });
+}
+
+/** `b=2&a=1` and `a=1&b=2` are one query: pairs are decoded, sorted by name then value, re-encoded. */
+export function normaliseQuery(rawQuery: string): string {
+  if (rawQuery === '') return '';
+  const pairs = [...new URLSearchParams(rawQuery)];
+  if (pairs.length === 0) return '';
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return new URLSearchParams(pairs).toString();
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string {
+  const value = headers[name];
+  if (value === undefined) return '';
+  return (Array.isArray(value) ? value.join(', ') : value).trim();
+}
+
+/** HEAD is answered from GET's entry: the same representation without a body. */
+export function requestKey(parts: KeyParts): string {
+  const method = parts.method === 'HEAD' ? 'GET' : parts.method;
+  let material = `${method}\n${normalisePath(parts.path)}\n${normaliseQuery(parts.rawQuery)}`;
+  for (const name of parts.vary) material += `\n${name}:${headerValue(parts.headers, name)}`;
+  // A length prefix keeps a principal from impersonating vary material (and the reverse).
+  if (parts.principal !== undefined) material += `\nprincipal:${parts.principal.length}:${parts.principal}`;
+  return createHash('sha256').update(material).digest('base64url').slice(0, 32);
+}

@@ -1,0 +1,62 @@
+// What the cache needs from a backend. Redis (shared by every process) and an in-memory LRU (one process)
+// implement it; test/support/cache-store-contract.ts holds the one suite both pass.
+
+/** One cached response: its namespace (invalidation unit, Redis Cluster slot) and its request key. */
+export interface EntryRef {
+  readonly namespace: string;
+  readonly id: string;
+}
+
+export interface FillClaim {
+  /** A fresh entry another filler stored meanwhile; serve it instead of running the handler. */
+  entry: Buffer | null;
+  /** This filler holds the fill lock: it runs the handler, then `put`s or `release`s. */
+  locked: boolean;
+  /** The namespace's invalidation epoch when the claim was made; `put` stores only if it has not moved. */
+  epoch: string;
+}
+
+export interface PutParams {
+  value: Buffer;
+  lifetimeMs: number;
+  epoch: string;
+  token: string;
+  tags: readonly string[];
+  now: number;
+}
+
+export interface InvalidateSpec {
+  /** Entries stored with any of these tags (in `namespace` only, when given). */
+  tags?: readonly string[];
+  /** Without tags: every entry of the namespace. */
+  namespace?: string;
+}
+
+export interface CacheStore {
+  readonly kind: 'redis' | 'memory';
+  /** The stored entry, fresh or stale, or null. */
+  get(ref: EntryRef): Promise<Buffer | null>;
+  /**
+   * Returns a fresh entry, or tries to take the fill lock (token, TTL). Registers the namespace under `tags`
+   * first, so an invalidation by tag that runs while the handler reads sees this namespace and moves its epoch.
+   */
+  claim(ref: EntryRef, token: string, lockTtlMs: number, now: number, tags: readonly string[]): Promise<FillClaim>;
+  /** Stores unless an invalidation moved the epoch since the claim; releases the lock. True when stored. */
+  put(ref: EntryRef, params: PutParams): Promise<boolean>;
+  /** Gives the fill lock up without storing (the response was not cacheable, or the handler failed). */
+  release(ref: EntryRef, token: string): Promise<void>;
+  /** Deletes the matching entries; fills running meanwhile do not store. Resolves to the number deleted. */
+  invalidate(spec: InvalidateSpec): Promise<number>;
+}
+
+/** The freshness deadline written first in every entry (see entry.ts), read without decoding the rest. */
+export function freshUntilOf(raw: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === 0x0a) return n;
+    if (c < 0x30 || c > 0x39) return 0;
+    n = n * 10 + (c - 0x30);
+  }
+  return 0;
+}
