@@ -9,7 +9,7 @@ import type { CacheStore, InvalidateSpec } from './store.ts';
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
 export { redisCacheStore } from './redis-store.ts';
 export { requestKey, normalisePath, normaliseQuery, type KeyParts } from './request-key.ts';
-export { documentCaching, type CacheInterceptor, type CacheRouteOptions, type CacheRequest, type CacheOutcome } from './interceptor.ts';
+export { documentCaching, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
 export type { CacheCounters, BreakerState } from './breaker.ts';
 

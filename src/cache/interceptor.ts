@@ -2,34 +2,14 @@
 // then a fill lock shared by every process), serves stale while one refresh runs or when the handler fails,
 // and answers If-None-Match with 304. Store trouble is a bypass, never a failed or a hung request.
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
 import { HttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Interceptor, Outcome, RequestContext } from '../router/index.ts';
 import type { CacheCounters } from './breaker.ts';
 import { decodeEntry, encodeEntry, entryLifetimeMs, strongEtag, type StoredResponse } from './entry.ts';
 import { cacheStatus, ifNoneMatchMatches, requestDirectives, unstorableReason } from './http.ts';
 import { requestKey } from './request-key.ts';
 import type { CacheStore, EntryRef, InvalidateSpec } from './store.ts';
-
-/** What the cache reads of a request: a structural subset of the router's RequestContext. */
-export interface CacheRequest {
-  readonly req: IncomingMessage;
-  readonly method: string;
-  /** The matched route's template: the default namespace. */
-  readonly route: string;
-  readonly path: string;
-  readonly rawQuery: string;
-  readonly deps: Record<string, unknown>;
-  readonly log: Logger;
-}
-
-/** A serialized response, as the router's interceptors pass it along. */
-export interface CacheOutcome {
-  status: number;
-  headers: Record<string, string>;
-  body: string | Buffer | Readable | AsyncIterable<string | Buffer> | null;
-}
 
 export interface CacheRouteOptions {
   /** Seconds a stored response stays fresh. */
@@ -44,7 +24,7 @@ export interface CacheRouteOptions {
    *  `private`: one response per principal; requests without one bypass the cache. */
   scope: 'public' | 'private';
   /** The caller's identity on `private` routes, usually a dependency's `principal(value)`. */
-  principal?: (ctx: CacheRequest) => string | undefined;
+  principal?: (ctx: RequestContext) => string | undefined;
   /** Seconds after freshness during which a stale response is served at once while one refresh runs. */
   staleWhileRevalidate?: number;
   /** Seconds after freshness during which a stale response replaces a failed (5xx or thrown) handler answer. */
@@ -55,9 +35,7 @@ export interface CacheRouteOptions {
   headers?: string[];
 }
 
-export interface CacheInterceptor {
-  readonly name: string;
-  around(ctx: CacheRequest, next: () => Promise<CacheOutcome>): Promise<CacheOutcome>;
+export interface CacheInterceptor extends Interceptor {
   openapi(operation: Record<string, unknown>): void;
 }
 
@@ -88,12 +66,15 @@ export interface Budget {
 
 type FillResult =
   | { kind: 'entry'; entry: StoredResponse; how: 'filled' | 'collapsed' | 'stale-if-error'; stored: boolean }
-  | { kind: 'outcome'; outcome: CacheOutcome; detail: string };
+  | { kind: 'outcome'; outcome: Outcome; detail: string };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number): number => Math.floor(ms / 1000);
+/** Whole seconds of freshness left, so that Age + max-age = ttl (negative once stale: Cache-Status ttl). */
+const freshSecondsLeft = (entry: StoredResponse, now: number): number =>
+  seconds(entry.freshUntil - entry.storedAt) - seconds(Math.max(0, now - entry.storedAt));
 const isServerError = (err: unknown): boolean => !(err instanceof HttpError) || err.status >= 500;
-const shareable = (body: CacheOutcome['body']): boolean => body === null || typeof body === 'string' || Buffer.isBuffer(body);
+const shareable = (body: Outcome['body']): boolean => body === null || typeof body === 'string' || Buffer.isBuffer(body);
 
 export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheInterceptor {
   if (!(options.ttl > 0)) throw new TypeError('cache.route: ttl must be a positive number of seconds');
@@ -115,11 +96,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   const flights = new Map<string, Promise<FillResult>>();
   const refreshing = new Set<string>();
 
-  function withStatus(outcome: CacheOutcome, xCache: string, status: string, extra?: Record<string, string>): CacheOutcome {
+  function withStatus(outcome: Outcome, xCache: string, status: string, extra?: Record<string, string>): Outcome {
     return { status: outcome.status, headers: { ...outcome.headers, ...extra, 'x-cache': xCache, 'cache-status': cacheStatus(cacheName, status) }, body: outcome.body };
   }
 
-  function bypass(outcome: CacheOutcome, detail: string): CacheOutcome {
+  function bypass(outcome: Outcome, detail: string): Outcome {
     counters.bypasses++;
     // A response computed with the caller's credentials must not land in a shared cache downstream either.
     const extra = detail === 'credentials' && outcome.headers['cache-control'] === undefined ? { 'cache-control': 'private' } : undefined;
@@ -127,12 +108,13 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   }
 
   /** The response for a stored entry: its bytes as stored, freshness headers as of now, or 304. */
-  function render(entry: StoredResponse, ctx: CacheRequest, xCache: string, status: string, now: number): CacheOutcome {
+  function render(entry: StoredResponse, ctx: RequestContext, xCache: string, status: string, now: number): Outcome {
+    const age = Math.max(0, seconds(now - entry.storedAt));
     const headers: Record<string, string> = {
       ...entry.headers,
       etag: entry.etag,
-      'cache-control': maxAgePrefix + Math.max(0, seconds(entry.freshUntil - now)),
-      age: String(Math.max(0, seconds(now - entry.storedAt))),
+      'cache-control': maxAgePrefix + Math.max(0, freshSecondsLeft(entry, now)),
+      age: String(age),
       'x-cache': xCache,
       'cache-status': cacheStatus(cacheName, status),
     };
@@ -146,9 +128,9 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     return { status: entry.status, headers, body: entry.body };
   }
 
-  const ttlParam = (entry: StoredResponse, now: number): string => `ttl=${seconds(entry.freshUntil - now)}`;
+  const ttlParam = (entry: StoredResponse, now: number): string => `ttl=${freshSecondsLeft(entry, now)}`;
 
-  function renderFill(result: FillResult, ctx: CacheRequest, leader: boolean, replacing: boolean): CacheOutcome {
+  function renderFill(result: FillResult, ctx: RequestContext, leader: boolean, replacing: boolean): Outcome {
     const now = Date.now();
     if (result.kind === 'outcome') return withStatus(result.outcome, 'MISS', `fwd=${replacing ? 'stale' : 'uri-miss'}; detail=${result.detail}`);
     const { entry, how } = result;
@@ -157,7 +139,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     return render(entry, ctx, 'MISS', `fwd=${replacing ? 'stale' : 'uri-miss'}${result.stored ? '; stored' : ''}; ${ttlParam(entry, now)}`, now);
   }
 
-  function toEntry(outcome: CacheOutcome): StoredResponse | string {
+  function toEntry(outcome: Outcome): StoredResponse | string {
     const reason = unstorableReason(outcome.status, outcome.headers, statuses, vary);
     if (reason !== null) return reason;
     const raw = outcome.body;
@@ -175,13 +157,13 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
 
   /** Runs the handler under a claim (or none when the store is unreachable), then stores what may be stored. */
   async function run(
-    ref: EntryRef, next: () => Promise<CacheOutcome>, budget: Budget,
+    ref: EntryRef, next: () => Promise<Outcome>, budget: Budget,
     claim: { token: string; epoch: string; locked: boolean } | null, fallback: StoredResponse | null,
   ): Promise<FillResult> {
     const release = (): void => {
       if (claim?.locked) void rt.guarded(budget, () => store.release(ref, claim.token));
     };
-    let outcome: CacheOutcome;
+    let outcome: Outcome;
     try {
       outcome = await next();
     } catch (err) {
@@ -211,7 +193,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   }
 
   /** The process's one fill for a key: claim it fleet-wide, or wait (bounded polling) for whoever holds it. */
-  async function lead(ref: EntryRef, next: () => Promise<CacheOutcome>, budget: Budget, fallback: StoredResponse | null, revalidate: boolean): Promise<FillResult> {
+  async function lead(ref: EntryRef, next: () => Promise<Outcome>, budget: Budget, fallback: StoredResponse | null, revalidate: boolean): Promise<FillResult> {
     const token = randomBytes(12).toString('base64url');
     // A dead lock holder delays others until its lock expires; past twice that, give up waiting and run unlocked.
     const deadline = Date.now() + 2 * rt.lockTtlMs;
@@ -234,7 +216,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     }
   }
 
-  function refreshInBackground(ref: EntryRef, key: string, ctx: CacheRequest, next: () => Promise<CacheOutcome>): void {
+  function refreshInBackground(ref: EntryRef, key: string, ctx: RequestContext, next: () => Promise<Outcome>): void {
     if (refreshing.has(key) || flights.has(key)) return;
     refreshing.add(key);
     counters.refreshes++;
@@ -251,7 +233,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       .finally(() => refreshing.delete(key));
   }
 
-  async function fill(ctx: CacheRequest, next: () => Promise<CacheOutcome>, ref: EntryRef, budget: Budget, fallback: StoredResponse | null, revalidate: boolean, replacing: boolean): Promise<CacheOutcome> {
+  async function fill(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, budget: Budget, fallback: StoredResponse | null, revalidate: boolean, replacing: boolean): Promise<Outcome> {
     const key = `${ref.namespace}\0${ref.id}`;
     const flight = flights.get(key);
     if (flight !== undefined && !revalidate) {

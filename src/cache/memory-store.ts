@@ -23,6 +23,8 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
   const byNamespace = new Map<string, Set<string>>();
   const byTag = new Map<string, Set<string>>();
   const epochs = new Map<string, number>();
+  /** Namespaces that claimed fills under a tag: an invalidation by that tag moves their epochs. */
+  const tagNamespaces = new Map<string, Set<string>>();
   let bytes = 0;
 
   const index = (map: Map<string, Set<string>>, name: string): Set<string> => {
@@ -62,8 +64,9 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
       return live(slotKey(ref), Date.now())?.value ?? null;
     },
 
-    async claim(ref, token, lockTtlMs, now): Promise<FillClaim> {
+    async claim(ref, token, lockTtlMs, now, tags): Promise<FillClaim> {
       const key = slotKey(ref);
+      for (const tag of tags) index(tagNamespaces, tag).add(ref.namespace);
       const epoch = epochOf(ref.namespace);
       const slot = live(key, now);
       if (slot !== null && freshUntilOf(slot.value) > now) return { entry: slot.value, locked: false, epoch };
@@ -106,7 +109,7 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
         for (const key of byNamespace.get(namespace) ?? []) keys.add(key);
       } else throw new TypeError('invalidate needs tags or a namespace');
       // Every namespace that could be filling a matching entry moves its epoch.
-      const touched = namespace !== undefined ? [namespace] : [...byNamespace.keys()];
+      const touched = namespace !== undefined ? [namespace] : new Set(tags!.flatMap((tag) => [...(tagNamespaces.get(tag) ?? [])]));
       for (const ns of touched) epochs.set(ns, (epochs.get(ns) ?? 0) + 1);
       let deleted = 0;
       for (const key of keys) if (remove(key)) deleted++;

@@ -1,9 +1,14 @@
 // The Redis backend: shared by every process, so a fill, a hit and an invalidation in one process are seen
 // by all. Hits are one GET; fills and invalidations are one script each, within one namespace's slot.
-import type { Redis } from '../redis/index.ts';
+import { BINARY_REPLIES, luaScriptFile, type Redis } from '../redis/index.ts';
 import { namespaceKeys, tagNamespacesKey, type NamespaceKeys } from './keys.ts';
-import { BINARY_REPLIES, claimFill, invalidateIndexes, releaseFill, storeEntry } from './scripts.ts';
 import type { CacheStore, FillClaim, InvalidateSpec } from './store.ts';
+
+const lua = new URL('./lua/', import.meta.url);
+const claimFill = luaScriptFile(lua, 'claimFill-3.lua');
+const storeEntry = luaScriptFile(lua, 'storeEntry-4.lua');
+const releaseFill = luaScriptFile(lua, 'releaseFill-1.lua');
+const invalidateIndexes = luaScriptFile(lua, 'invalidate-2.lua');
 
 const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString() : String(reply));
 
@@ -32,7 +37,7 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
     async claim(ref, token, lockTtlMs, now, tags): Promise<FillClaim> {
       const keys = keysOf(ref.namespace);
       const registered = tags.map((tag) => client.sAdd(tagNamespacesKey(prefix, tag), ref.namespace));
-      const claimed = claimFill.run(client, [keys.entry(ref.id), keys.lock(ref.id), keys.epoch], [token, String(lockTtlMs), String(now)]);
+      const claimed = claimFill.run(client, [keys.entry(ref.id), keys.lock(ref.id), keys.epoch], [token, lockTtlMs, now], 'binary');
       const [reply] = (await Promise.all([claimed, ...registered])) as [unknown[], ...unknown[]];
       const entry = reply[2];
       return { locked: Number(reply[0]) === 1, epoch: text(reply[1]), entry: Buffer.isBuffer(entry) ? entry : null };
@@ -44,7 +49,7 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
       const stored = await storeEntry.run(
         client,
         [keys.entry(ref.id), keys.lock(ref.id), keys.epoch, ...indexes],
-        [params.value, String(params.lifetimeMs), params.epoch, params.token, String(params.now)],
+        [params.value, params.lifetimeMs, params.epoch, params.token, params.now],
       );
       return Number(stored) === 1;
     },

@@ -2,12 +2,17 @@
 // does not know it yet (NOSCRIPT after a restart or on a fresh server).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { RESP_TYPES } from 'redis';
 import type { Redis } from './client.ts';
+
+/** Command options under which bulk-string replies arrive as Buffers (binary values, e.g. cached bodies). */
+export const BINARY_REPLIES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 export interface LuaScript {
   readonly name: string;
   readonly sha: string;
-  run(client: Redis, keys: string[], args: (string | number)[]): Promise<unknown>;
+  /** Buffer arguments go as they are; `binary` returns bulk strings as Buffers instead of UTF-8 strings. */
+  run(client: Redis, keys: string[], args: (string | number | Buffer)[], replies?: 'text' | 'binary'): Promise<unknown>;
 }
 
 export function luaScript(name: string, source: string): LuaScript {
@@ -15,13 +20,14 @@ export function luaScript(name: string, source: string): LuaScript {
   return {
     name,
     sha,
-    async run(client, keys, args) {
-      const options = { keys, arguments: args.map(String) };
+    async run(client, keys, args, replies = 'text') {
+      const tail = [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
+      const options = replies === 'binary' ? BINARY_REPLIES : undefined;
       try {
-        return await client.evalSha(sha, options);
+        return await client.sendCommand(['EVALSHA', sha, ...tail], options);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return client.eval(source, options);
+        return client.sendCommand(['EVAL', source, ...tail], options);
       }
     },
   };
