@@ -1,0 +1,86 @@
+// Shared benchmark plumbing: start a server in its own (pinned) process, load it with autocannon, and
+// summarise interleaved rounds as medians, because these machines are shared and noisy.
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { freePort } from '../src/redis/index.ts';
+
+export interface Target {
+  name: string;
+  entry: string;
+  env?: Record<string, string>;
+}
+
+export interface Running {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
+export const pinning = hasTaskset ? 'server pinned to CPU 0 with taskset, load generator on CPU 1' : 'no taskset: server and load generator share the CPUs';
+
+/** Starts `entry` in a child process (on CPU 0 when taskset exists) and waits for its 'ready' message. */
+export async function startTarget(target: Target): Promise<Running> {
+  const port = await freePort();
+  const entry = fileURLToPath(new URL(target.entry, import.meta.url));
+  const child = fork(entry, [], {
+    execPath: hasTaskset ? 'taskset' : process.execPath,
+    execArgv: hasTaskset ? ['-c', '0', process.execPath, '--import', 'tsx'] : ['--import', 'tsx'],
+    env: { ...process.env, ...target.env, PORT: String(port), NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${target.name} exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+export interface Sample {
+  rps: number;
+  p99: number;
+  errors: number;
+}
+
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+/** wrk (C, one thread) when installed: it needs far less CPU than autocannon to saturate a Node server. */
+export const loadTool = hasWrk ? 'wrk -t1' : 'autocannon';
+
+export async function load(url: string, options: { connections: number; durationS: number }): Promise<Sample> {
+  if (!hasWrk) {
+    const result = await autocannon({ url, connections: options.connections, duration: options.durationS, pipelining: 1 });
+    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  }
+  const args = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--latency', url];
+  const run = spawnSync(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
+  const out = run.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const unit = { us: 0.001, ms: 1, s: 1000 } as const;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  if (!Number.isFinite(rps) || !p99) throw new Error(`could not read wrk output: ${out}${run.stderr}`);
+  return { rps, p99: round2(Number(p99[1]) * unit[p99[2] as keyof typeof unit]), errors: non2xx + socketErrors };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+export function pinSelf(): void {
+  if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)]);
+}
