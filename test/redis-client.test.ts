@@ -55,3 +55,27 @@ test('a client created while Redis is down starts, fails fast, and connects once
     await closeRedis(late);
   }
 });
+
+test('ensureRedis: a configured URL is used as is; a running Redis is reused; otherwise a private one is started', async () => {
+  const { ensureRedis, freePort, redisAnswers } = await import('../src/redis/index.ts');
+  const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  assert.equal((await ensureRedis('redis://example:1', 'unused', log)).url, 'redis://example:1');
+  if (!(await redisAnswers('127.0.0.1', server.port))) await server.restart();
+  assert.equal((await ensureRedis(undefined, 'unused', log, { probePort: server.port })).url, `redis://127.0.0.1:${server.port}`);
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-private-redis-'));
+  try {
+    const probePort = await freePort();
+    const started = await ensureRedis(undefined, dir, log, { probePort });
+    const port = Number(new URL(started.url).port);
+    assert.notEqual(port, probePort);
+    assert.equal(await redisAnswers('127.0.0.1', port), true);
+    assert.ok(existsSync(join(dir, 'appendonlydir')), 'the private server keeps an append-only file');
+    await started.stop();
+    assert.equal(await redisAnswers('127.0.0.1', port), false);
+    await assert.rejects(ensureRedis(undefined, dir, log, { probePort, bin: 'redis-server-not-installed' }), /redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

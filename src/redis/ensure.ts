@@ -13,19 +13,27 @@ export class NoRedisError extends Error {
   override readonly name = 'NoRedisError';
 }
 
-export async function ensureRedis(configured: string | undefined, dataDir: string, log: Logger): Promise<EnsuredRedis> {
+export interface EnsureOptions {
+  /** Where to look for an already running Redis (default 6379; tests probe a free port). */
+  probePort?: number;
+  /** The redis-server binary (default from PATH). */
+  bin?: string;
+}
+
+export async function ensureRedis(configured: string | undefined, dataDir: string, log: Logger, options: EnsureOptions = {}): Promise<EnsuredRedis> {
   if (configured !== undefined) return { url: configured, stop: async () => {} };
-  if (await redisAnswers('127.0.0.1', 6379)) {
-    log.info('using the Redis on 127.0.0.1:6379 (set REDIS_URL to choose another)');
-    return { url: 'redis://127.0.0.1:6379', stop: async () => {} };
+  const probePort = options.probePort ?? 6379;
+  if (await redisAnswers('127.0.0.1', probePort)) {
+    log.info(`using the Redis on 127.0.0.1:${probePort} (set REDIS_URL to choose another)`);
+    return { url: `redis://127.0.0.1:${probePort}`, stop: async () => {} };
   }
   try {
-    const server = await startRedisServer({ dir: dataDir, appendonly: true });
+    const server = await startRedisServer({ dir: dataDir, appendonly: true, bin: options.bin });
     log.info('no Redis configured or running: started a private redis-server', { url: server.url, dir: dataDir });
     return { url: server.url, stop: () => server.stop() };
   } catch (err) {
     if (err instanceof RedisNotInstalledError) {
-      throw new NoRedisError('no Redis at REDIS_URL or 127.0.0.1:6379, and redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL');
+      throw new NoRedisError(`no Redis at REDIS_URL or 127.0.0.1:${probePort}, and redis-server is not installed: run \`sudo apt-get install -y redis-server\` or set REDIS_URL`);
     }
     throw err;
   }
