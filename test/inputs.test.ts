@@ -39,6 +39,10 @@ before(async () => {
   app.post('/big', { body: Type.Object({ data: Type.String() }), bodyLimit: 4096 }, (ctx) => ({ length: ctx.body.data.length }));
   app.get('/leaky', { response: { 200: Type.Object({ id: Type.Integer(), tags: Type.Array(Type.Object({ k: Type.String() })) }) } }, () => ({ id: 1, password: 'x', tags: [{ k: 'a', internal: true }] }));
   app.get('/wrong-shape', { response: { 200: Type.Object({ id: Type.Integer() }) } }, () => ({ id: 'not a number' }) as never);
+  app.get('/count', { response: { 200: { description: 'Numbers, one per line.', contentType: 'text/plain' } } }, (ctx) =>
+    ctx.stream(200, (async function* () {
+      for (let i = 1; i <= 3; i++) yield `${i}\n`;
+    })(), { 'content-type': 'text/plain; charset=utf-8' }));
   app.get('/teapot', {}, () => {
     throw new HttpError(418, 'TEAPOT', 'I am a teapot.');
   });
@@ -178,6 +182,15 @@ describe('responses and errors', () => {
     const res = await client.get('/leaky');
     assert.equal(res.text, '{"id":1,"tags":[{"k":"a"}]}');
     assert.equal(res.headers.get('content-length'), String(res.text.length));
+  });
+
+  test('a streamed body is sent as it comes, without Content-Length', async () => {
+    const res = await client.get('/count');
+    assert.equal(res.status, 200);
+    assert.equal(res.text, '1\n2\n3\n');
+    assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(res.headers.get('content-length'), null);
+    assert.equal(res.headers.get('transfer-encoding'), 'chunked');
   });
 
   test('a response that breaks its schema is a 500, logged loudly', async () => {
