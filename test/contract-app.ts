@@ -15,6 +15,8 @@ export interface RunningExample {
   app: App;
   config: Config;
   client: TestClient;
+  /** The private Redis (pause it to see 503s); null when started without one. */
+  redis: TestRedis | null;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startExampleApp(options: { env?: Record<string, string>; r
     app,
     config,
     client,
+    redis: server,
     async stop() {
       await client.close();
       await closeRedis(redis);

@@ -12,6 +12,7 @@ export function buildApp(services: AppServices): App {
   const app = createApp({ log, bodyLimitBytes: config.bodyLimitBytes, responseValidation: config.responseValidation });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
+  // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     tags: [
       { name: 'health', description: 'Liveness and readiness probes.' },
