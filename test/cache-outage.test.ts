@@ -1,0 +1,98 @@
+// Redis trouble mid-test: killed (connections drop) and hung (SIGSTOP). Every request is still answered by
+// its handler, bounded by the command timeout; caching resumes when Redis is back; an invalidation made
+// while Redis was hung is applied before this process serves from the cache again.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createCache, redisCacheStore, type Cache } from '../src/cache/index.ts';
+import { createLogger } from '../src/log.ts';
+import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
+import { testClient, type TestClient } from '../src/testing/index.ts';
+import { cacheTestApp, type CacheTestApp } from './support/cache-app.ts';
+import { startTestRedis, type TestRedis } from './support/redis.ts';
+
+const TIMEOUT_MS = 300;
+// Far below "hung": a request that waited on a dead Redis would never come back.
+const ANSWERED_WITHIN_MS = TIMEOUT_MS + 2500;
+let server: TestRedis;
+let redis: Redis;
+let cache: Cache;
+let t: CacheTestApp;
+let client: TestClient;
+const log = createLogger('silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+  server = await startTestRedis();
+  redis = createRedis({ url: server.url, commandTimeoutMs: TIMEOUT_MS, log });
+  while (!(await pingRedis(redis, 200))) await sleep(10);
+  cache = createCache({ store: redisCacheStore(redis, 'outage:'), log, timeoutMs: TIMEOUT_MS, breaker: { cooldownMs: 200 } });
+  t = cacheTestApp(cache);
+  client = await testClient(t.app);
+});
+after(async () => {
+  await client.close();
+  await closeRedis(redis);
+  await server.stop();
+});
+
+async function timedGet(path: string) {
+  const started = Date.now();
+  const res = await client.get(path);
+  return { res, ms: Date.now() - started };
+}
+
+async function untilHit(path: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await client.get(path)).headers.get('x-cache') === 'HIT') return;
+    await sleep(25);
+  }
+  assert.fail(`${path} never became a HIT again`);
+}
+
+for (const outage of ['killed', 'hung (SIGSTOP)'] as const) {
+  test(`Redis ${outage}: every request is answered by the handler within the timeout; caching resumes after`, async () => {
+    await client.get('/things/x');
+    assert.equal((await client.get('/things/x')).headers.get('x-cache'), 'HIT');
+    const before = t.calls.things;
+    if (outage === 'killed') await server.kill();
+    else server.pause();
+    try {
+      for (let i = 1; i <= 6; i++) {
+        const { res, ms } = await timedGet('/things/x');
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('x-cache'), 'BYPASS');
+        assert.match(res.headers.get('cache-status')!, /detail=store-unavailable/);
+        assert.equal(res.json().n, before + i, 'answered by the handler');
+        assert.ok(ms < ANSWERED_WITHIN_MS, `answered in ${ms} ms`);
+      }
+      assert.equal(cache.counters().circuit, 'open');
+    } finally {
+      if (outage === 'killed') await server.restart();
+      else server.resume();
+    }
+    while (!(await pingRedis(redis, 200))) await sleep(20);
+    await untilHit('/things/x');
+    assert.equal(cache.counters().circuit, 'closed');
+  });
+}
+
+test('an invalidation made while Redis hangs is applied before cached reads resume', async () => {
+  await client.get('/things/y');
+  assert.equal((await client.get('/things/y')).headers.get('x-cache'), 'HIT');
+  server.pause();
+  try {
+    const res = await client.post('/things/y');
+    assert.equal(res.status, 204, 'the write succeeds; its invalidation is deferred');
+  } finally {
+    server.resume();
+  }
+  while (!(await pingRedis(redis, 200))) await sleep(20);
+  // The stale entry is still in Redis; the deferred invalidation must win before any hit is served.
+  let res = await client.get('/things/y');
+  for (let i = 0; i < 100 && res.headers.get('x-cache') === 'BYPASS'; i++) {
+    await sleep(25);
+    res = await client.get('/things/y');
+  }
+  assert.equal(res.headers.get('x-cache'), 'MISS');
+  assert.equal(res.json().n, t.calls.things);
+});
