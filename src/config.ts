@@ -39,6 +39,14 @@ export const EnvSchema = Type.Object({
   DOCS_REDOC_PATH: DocsPath('/redoc', 'Where the Redoc page is served; empty: no Redoc page.'),
   DOCS_SWAGGER_PATH: DocsPath('/docs', 'Where the Swagger UI page is served; empty: no Swagger UI page.'),
   DOCS_SERVERS: List('Comma-separated server URLs listed in the OpenAPI document; empty: the same origin.'),
+  CACHE_ENABLED: Type.Boolean({ default: true, description: 'Serve cached routes from the response cache; false: every request runs its handler.' }),
+  CACHE_STORE: Type.Union([Type.Literal('redis'), Type.Literal('memory')], { default: 'redis', description: '`redis` (shared by every process) or `memory` (one process, bounded LRU).' }),
+  CACHE_REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'A separate Redis for the cache; unset: the main Redis.' })),
+  CACHE_MAX_BODY_BYTES: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Larger response bodies are served but not stored.' }),
+  CACHE_LOCK_TTL_MS: Milliseconds(10_000, 'Life of a fill lock: the longest a crashed filler can delay others waiting on the same key.'),
+  CACHE_HONOR_NO_CACHE: Type.Boolean({ default: false, description: 'Let a request `Cache-Control: no-cache` force a fresh answer (off: one client cannot make every request run the handler).' }),
+  CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10_000, description: 'Entry bound of the in-memory cache store.' }),
+  CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1, default: 67_108_864, description: 'Byte bound of the in-memory cache store.' }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -63,6 +71,18 @@ export interface Config {
   cluster: ClusterConfig;
   /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
+  cache: CacheConfig;
+}
+
+export interface CacheConfig {
+  enabled: boolean;
+  store: 'redis' | 'memory';
+  /** Undefined: the cache uses the main Redis. */
+  redisUrl: string | undefined;
+  maxBodyBytes: number;
+  lockTtlMs: number;
+  honorNoCache: boolean;
+  memory: { maxEntries: number; maxBytes: number };
 }
 
 export interface ClusterConfig {
@@ -115,6 +135,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     docs: env.DOCS_ENABLED && env.DOCS_OPENAPI_PATH !== ''
       ? { openapiPath: env.DOCS_OPENAPI_PATH, redocPath: env.DOCS_REDOC_PATH || null, swaggerPath: env.DOCS_SWAGGER_PATH || null, servers: list(env.DOCS_SERVERS) }
       : null,
+    cache: {
+      enabled: env.CACHE_ENABLED,
+      store: env.CACHE_STORE,
+      redisUrl: env.CACHE_REDIS_URL,
+      maxBodyBytes: env.CACHE_MAX_BODY_BYTES,
+      lockTtlMs: env.CACHE_LOCK_TTL_MS,
+      honorNoCache: env.CACHE_HONOR_NO_CACHE,
+      memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
+import { cacheFromConfig } from './cache/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
 import { createLogger, errorFields, type Logger } from './log.ts';
@@ -16,6 +17,8 @@ export interface RunningApi {
 export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
   const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);
   const redis = createRedis({ url: redisHost.url, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
+  const cacheRedis = config.cache.redisUrl === undefined ? redis
+    : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;
   const app = buildApp({
     config,
@@ -23,6 +26,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     redis,
     isDraining: () => server?.isDraining() ?? false,
     pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
+    cache: cacheFromConfig(config, cacheRedis, log),
   });
   server = createServer(app, config, log);
   const address = await server.listen({ port: config.port, host: config.host });
@@ -33,6 +37,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     async stop() {
       await running.drain();
       await closeRedis(redis);
+      if (cacheRedis !== redis) await closeRedis(cacheRedis);
       await redisHost.stop();
     },
   };

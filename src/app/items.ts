@@ -1,5 +1,6 @@
 // The catalogue: CRUD over items with cursor pagination; writes need an API key.
 import { Type } from '@sinclair/typebox';
+import { cacheFromConfig } from '../cache/index.ts';
 import { HttpError, createRouter } from '../router/index.ts';
 import { ProblemSchema } from '../errors.ts';
 import { apiKeyDependency } from './auth.ts';
@@ -16,6 +17,12 @@ export function itemsRouter(services: AppServices) {
   const { config, redis } = services;
   const store = createItemStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
   const apiKey = apiKeyDependency(config.apiKeys);
+  // Reads are cached for everybody under the tag `items`; every write invalidates the tag before it answers,
+  // so a client never reads its own write stale. Within a minute of freshness, a Redis failure is answered
+  // from the stale entry.
+  const cache = services.cache ?? cacheFromConfig(config, redis, services.log);
+  const cached = cache.route({ ttl: 60, scope: 'public', tags: ['items'], staleIfError: 60 });
+  const invalidate = () => cache.invalidate({ tags: ['items'] });
 
   return createRouter({ prefix: '/items', tags: ['items'] })
     .get(
@@ -30,6 +37,7 @@ export function itemsRouter(services: AppServices) {
           cursor: Type.Optional(Type.String({ pattern: '^[0-9a-z]{16,32}$', description: 'The `next_cursor` of the previous page.' })),
         }),
         response: { 200: ItemPage, 503: unavailable },
+        use: [cached],
       },
       (ctx) => store.list(ctx.query),
     )
@@ -44,12 +52,13 @@ export function itemsRouter(services: AppServices) {
       },
       async (ctx) => {
         const item = await store.create(ctx.body);
+        await invalidate();
         return ctx.reply(201, item, { location: `/v1/items/${item.id}` });
       },
     )
     .get(
       '/{id}',
-      { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable } },
+      { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable }, use: [cached] },
       async (ctx) => (await store.get(ctx.params.id)) ?? Promise.reject(missing(ctx.params.id)),
     )
     .patch(
@@ -63,13 +72,19 @@ export function itemsRouter(services: AppServices) {
         deps: { auth: apiKey },
         response: { 200: Item, 404: notFound, 503: unavailable },
       },
-      async (ctx) => (await store.patch(ctx.params.id, ctx.body)) ?? Promise.reject(missing(ctx.params.id)),
+      async (ctx) => {
+        const item = await store.patch(ctx.params.id, ctx.body);
+        if (item === null) throw missing(ctx.params.id);
+        await invalidate();
+        return item;
+      },
     )
     .delete(
       '/{id}',
       { summary: 'Delete an item', operationId: 'deleteItem', params: ById, deps: { auth: apiKey }, response: { 204: { description: 'Deleted.' }, 404: notFound, 503: unavailable } },
       async (ctx) => {
         if (!(await store.delete(ctx.params.id))) throw missing(ctx.params.id);
+        await invalidate();
       },
     );
 }

@@ -1,3 +1,4 @@
+import type { Cache } from '../cache/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Redis } from '../redis/index.ts';
@@ -11,4 +12,6 @@ export interface AppServices {
   isDraining(): boolean;
   /** True when Redis answers within the command timeout. */
   pingRedis(): Promise<boolean>;
+  /** The response cache; unset: one is built from `config` on `redis`. */
+  cache?: Cache;
 }

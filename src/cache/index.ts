@@ -1,9 +1,12 @@
 // Public face of the response cache: `createCache()` over a Redis or in-memory store; `cache.route()` is the
 // interceptor a route lists in `use`; `cache.invalidate()` is for handlers and jobs; `cache.counters()` for /metrics.
+import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { withTimeout } from '../redis/index.ts';
+import { withTimeout, type Redis } from '../redis/index.ts';
 import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
 import { cacheRoute, FAILED, type Budget, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
+import { memoryCacheStore } from './memory-store.ts';
+import { redisCacheStore } from './redis-store.ts';
 import type { CacheStore, InvalidateSpec } from './store.ts';
 
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
@@ -91,7 +94,7 @@ export function createCache(options: CacheOptions): Cache {
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
     lockTtlMs: options.lockTtlMs ?? 10_000,
     honorNoCache: options.honorNoCache ?? false,
-    enabled: () => enabled,
+    enabled,
   };
 
   return {
@@ -109,4 +112,19 @@ export function createCache(options: CacheOptions): Cache {
     },
     counters: () => ({ ...counters, circuitOpened: breaker.opened, circuit: breaker.state }),
   };
+}
+
+/** The cache an entry point builds from configuration: a Redis store on `redis` (the main client, or one for
+ *  CACHE_REDIS_URL), or the in-memory LRU; store calls are bounded by the Redis command timeout. */
+export function cacheFromConfig(config: Config, redis: Redis, log: Logger): Cache {
+  const c = config.cache;
+  return createCache({
+    store: c.store === 'memory' ? memoryCacheStore(c.memory) : redisCacheStore(redis, config.redisPrefix),
+    log,
+    timeoutMs: config.redisCommandTimeoutMs,
+    enabled: c.enabled,
+    maxBodyBytes: c.maxBodyBytes,
+    lockTtlMs: c.lockTtlMs,
+    honorNoCache: c.honorNoCache,
+  });
 }

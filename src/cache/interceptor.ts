@@ -47,7 +47,7 @@ export interface CacheRuntime {
   readonly maxBodyBytes: number;
   readonly lockTtlMs: number;
   readonly honorNoCache: boolean;
-  readonly enabled: () => boolean;
+  readonly enabled: boolean;
   /** A per-request allowance of store wait: the whole request never waits on the store longer than this. */
   budget(): Budget;
   /** Runs a store call under the circuit breaker and the budget; FAILED instead of throwing or hanging. */
@@ -257,7 +257,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
 
     async around(ctx, next) {
       const method = ctx.method;
-      if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled()) return next();
+      if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled) return next();
       const headers = ctx.req.headers;
       if (scope === 'public' && (headers.authorization !== undefined || headers.cookie !== undefined)) return bypass(await next(), 'credentials');
       const principal = scope === 'private' ? options.principal!(ctx) : undefined;
