@@ -2,35 +2,25 @@
 // request directives, coalescing, stale-while-revalidate and stale-if-error.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { createCache, documentCaching, memoryCacheStore, redisCacheStore, type Cache } from '../src/cache/index.ts';
+import { createCache, documentCaching, memoryCacheStore, type Cache } from '../src/cache/index.ts';
 import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
 import { testClient, type TestClient, type TestResponse } from '../src/testing/index.ts';
-import { cacheTestApp, type CacheTestApp } from './support/cache-app.ts';
-import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { cacheTestApp, startCacheHarness, type CacheHarness } from './support/cache-app.ts';
 
-let server: TestRedis;
-let redis: Redis;
+let h: CacheHarness;
 let cache: Cache;
-let t: CacheTestApp;
+let t: CacheHarness;
 let client: TestClient;
 const log = createLogger('silent');
 
 before(async () => {
-  server = await startTestRedis();
-  redis = createRedis({ url: server.url, commandTimeoutMs: 500, log });
-  while (!(await pingRedis(redis, 200))) await new Promise((r) => setTimeout(r, 10));
-  cache = createCache({ store: redisCacheStore(redis, 'http:'), log, timeoutMs: 500, maxBodyBytes: 10_000 });
-  t = cacheTestApp(cache);
-  client = await testClient(t.app);
+  h = await startCacheHarness({ timeoutMs: 500, maxBodyBytes: 10_000 });
+  ({ cache, client } = h);
+  t = h;
 });
-after(async () => {
-  await client.close();
-  await closeRedis(redis);
-  await server.stop();
-});
+after(() => h.stop());
 beforeEach(async () => {
-  await server.flush();
+  await h.server.flush();
   for (const k of Object.keys(t.calls)) delete t.calls[k];
   t.failing.on = false;
 });

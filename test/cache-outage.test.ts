@@ -3,47 +3,29 @@
 // while Redis was hung is applied before this process serves from the cache again.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createCache, redisCacheStore, type Cache } from '../src/cache/index.ts';
-import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
-import { testClient, type TestClient } from '../src/testing/index.ts';
-import { cacheTestApp, type CacheTestApp } from './support/cache-app.ts';
-import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { pingRedis } from '../src/redis/index.ts';
+import { startCacheHarness, type CacheHarness } from './support/cache-app.ts';
 
 const TIMEOUT_MS = 300;
 // Far below "hung": a request that waited on a dead Redis would never come back.
 const ANSWERED_WITHIN_MS = TIMEOUT_MS + 2500;
-let server: TestRedis;
-let redis: Redis;
-let cache: Cache;
-let t: CacheTestApp;
-let client: TestClient;
-const log = createLogger('silent');
+let h: CacheHarness;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
-  server = await startTestRedis();
-  redis = createRedis({ url: server.url, commandTimeoutMs: TIMEOUT_MS, log });
-  while (!(await pingRedis(redis, 200))) await sleep(10);
-  cache = createCache({ store: redisCacheStore(redis, 'outage:'), log, timeoutMs: TIMEOUT_MS, breaker: { cooldownMs: 200 } });
-  t = cacheTestApp(cache);
-  client = await testClient(t.app);
+  h = await startCacheHarness({ timeoutMs: TIMEOUT_MS, breaker: { cooldownMs: 200 } });
 });
-after(async () => {
-  await client.close();
-  await closeRedis(redis);
-  await server.stop();
-});
+after(() => h.stop());
 
 async function timedGet(path: string) {
   const started = Date.now();
-  const res = await client.get(path);
+  const res = await h.client.get(path);
   return { res, ms: Date.now() - started };
 }
 
 async function untilHit(path: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if ((await client.get(path)).headers.get('x-cache') === 'HIT') return;
+    if ((await h.client.get(path)).headers.get('x-cache') === 'HIT') return;
     await sleep(25);
   }
   assert.fail(`${path} never became a HIT again`);
@@ -51,11 +33,11 @@ async function untilHit(path: string): Promise<void> {
 
 for (const outage of ['killed', 'hung (SIGSTOP)'] as const) {
   test(`Redis ${outage}: every request is answered by the handler within the timeout; caching resumes after`, async () => {
-    await client.get('/things/x');
-    assert.equal((await client.get('/things/x')).headers.get('x-cache'), 'HIT');
-    const before = t.calls.things;
-    if (outage === 'killed') await server.kill();
-    else server.pause();
+    await h.client.get('/things/x');
+    assert.equal((await h.client.get('/things/x')).headers.get('x-cache'), 'HIT');
+    const before = h.calls.things;
+    if (outage === 'killed') await h.server.kill();
+    else h.server.pause();
     try {
       for (let i = 1; i <= 6; i++) {
         const { res, ms } = await timedGet('/things/x');
@@ -65,34 +47,34 @@ for (const outage of ['killed', 'hung (SIGSTOP)'] as const) {
         assert.equal(res.json().n, before + i, 'answered by the handler');
         assert.ok(ms < ANSWERED_WITHIN_MS, `answered in ${ms} ms`);
       }
-      assert.equal(cache.counters().circuit, 'open');
+      assert.equal(h.cache.counters().circuit, 'open');
     } finally {
-      if (outage === 'killed') await server.restart();
-      else server.resume();
+      if (outage === 'killed') await h.server.restart();
+      else h.server.resume();
     }
-    while (!(await pingRedis(redis, 200))) await sleep(20);
+    while (!(await pingRedis(h.redis, 200))) await sleep(20);
     await untilHit('/things/x');
-    assert.equal(cache.counters().circuit, 'closed');
+    assert.equal(h.cache.counters().circuit, 'closed');
   });
 }
 
 test('an invalidation made while Redis hangs is applied before cached reads resume', async () => {
-  await client.get('/things/y');
-  assert.equal((await client.get('/things/y')).headers.get('x-cache'), 'HIT');
-  server.pause();
+  await h.client.get('/things/y');
+  assert.equal((await h.client.get('/things/y')).headers.get('x-cache'), 'HIT');
+  h.server.pause();
   try {
-    const res = await client.post('/things/y');
+    const res = await h.client.post('/things/y');
     assert.equal(res.status, 204, 'the write succeeds; its invalidation is deferred');
   } finally {
-    server.resume();
+    h.server.resume();
   }
-  while (!(await pingRedis(redis, 200))) await sleep(20);
+  while (!(await pingRedis(h.redis, 200))) await sleep(20);
   // The stale entry is still in Redis; the deferred invalidation must win before any hit is served.
-  let res = await client.get('/things/y');
+  let res = await h.client.get('/things/y');
   for (let i = 0; i < 100 && res.headers.get('x-cache') === 'BYPASS'; i++) {
     await sleep(25);
-    res = await client.get('/things/y');
+    res = await h.client.get('/things/y');
   }
   assert.equal(res.headers.get('x-cache'), 'MISS');
-  assert.equal(res.json().n, t.calls.things);
+  assert.equal(res.json().n, h.calls.things);
 });

@@ -1,9 +1,12 @@
 // A small app with cached routes for the cache tests: counters show how often each handler ran, switches
 // make handlers slow or failing.
 import { Type } from '@sinclair/typebox';
-import type { Cache } from '../../src/cache/index.ts';
+import { createCache, redisCacheStore, type Cache, type CacheOptions } from '../../src/cache/index.ts';
 import { createLogger } from '../../src/log.ts';
+import { closeRedis, createRedis, pingRedis, type Redis } from '../../src/redis/index.ts';
 import { HttpError, createApp, createRouter, defineDependency, type App } from '../../src/router/index.ts';
+import { testClient, type TestClient } from '../../src/testing/index.ts';
+import { startTestRedis, type TestRedis } from './redis.ts';
 
 export interface CacheTestApp {
   app: App;
@@ -99,4 +102,31 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
   const app = createApp({ log: createLogger('silent') });
   app.include(router);
   return { app, calls, failing, slowMs };
+}
+
+export interface CacheHarness extends CacheTestApp {
+  server: TestRedis;
+  redis: Redis;
+  cache: Cache;
+  client: TestClient;
+  stop(): Promise<void>;
+}
+
+/** A private Redis, a Redis-backed cache on it, the test app and a client over a real socket. */
+export async function startCacheHarness(options: Partial<CacheOptions> & { timeoutMs: number }): Promise<CacheHarness> {
+  const log = createLogger('silent');
+  const server = await startTestRedis();
+  const redis = createRedis({ url: server.url, commandTimeoutMs: options.timeoutMs, log });
+  while (!(await pingRedis(redis, 200))) await new Promise((r) => setTimeout(r, 10));
+  const cache = createCache({ store: redisCacheStore(redis, 'test:'), log, ...options });
+  const t = cacheTestApp(cache);
+  const client = await testClient(t.app);
+  return {
+    ...t, server, redis, cache, client,
+    async stop() {
+      await client.close();
+      await closeRedis(redis);
+      await server.stop();
+    },
+  };
 }
