@@ -27,6 +27,11 @@ export const EnvSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Milliseconds(30_000, 'A client must send its whole request within this time.'),
   KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
   DRAIN_TIMEOUT_MS: Milliseconds(10_000, 'On SIGTERM, in-flight requests get this long to finish.'),
+  QUEUE_NAME: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'default', description: 'Job queue the API enqueues to and workers read.' }),
+  WORKER_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'Consumer name of this worker process; unique per process (default host-pid).' })),
+  WORKER_MAX_JOBS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Jobs one queue worker process runs at once.' }),
+  JOB_LEASE_MS: Milliseconds(30_000, 'A job whose worker has not heartbeated for this long is re-run elsewhere.'),
+  WORKER_GRACE_MS: Milliseconds(25_000, 'On SIGTERM, running jobs get this long before they are re-queued.'),
   RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
   WEB_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, description: 'HTTP worker processes; default: os.availableParallelism().' })),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 1, description: 'Queue worker processes.' }),
@@ -69,6 +74,7 @@ export interface Config {
   drainTimeoutMs: number;
   responseValidation: boolean;
   cluster: ClusterConfig;
+  queue: { name: string; workerId: string | undefined; maxJobs: number; leaseMs: number; graceMs: number };
   /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
   cache: CacheConfig;
@@ -144,6 +150,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       honorNoCache: env.CACHE_HONOR_NO_CACHE,
       memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
     },
+    queue: { name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS },
   };
 }
 

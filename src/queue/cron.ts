@@ -1,0 +1,94 @@
+// Cron schedules for workers: standard 5-field expressions (minute hour day-of-month month day-of-week), or 6
+// fields with seconds first; `*`, lists, ranges and steps; UTC. Each tick's job id derives from the tick, so a
+// tick runs once however many workers schedule it.
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { JobDefinition } from './job.ts';
+
+export interface CronSchedule {
+  seconds: Set<number>;
+  minutes: Set<number>;
+  hours: Set<number>;
+  days: Set<number>;
+  months: Set<number>;
+  weekdays: Set<number>;
+  /** Cron's rule: when both day fields are restricted, a day matching either counts. */
+  dayOr: boolean;
+}
+
+export interface CronEntry<P extends TSchema = TSchema> {
+  expression: string;
+  schedule: CronSchedule;
+  job: JobDefinition<P>;
+  payload: Static<P>;
+}
+
+function parseField(field: string, min: number, max: number): Set<number> {
+  const out = new Set<number>();
+  for (const part of field.split(',')) {
+    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (m === null) throw new Error(`bad cron field "${field}"`);
+    const lo = m[1] === '*' ? min : Number(m[2]);
+    const hi = m[1] === '*' ? max : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? max : lo;
+    const step = m[4] !== undefined ? Number(m[4]) : 1;
+    if (lo < min || hi > max || lo > hi || step < 1) throw new Error(`cron field "${field}" is out of range ${min}-${max}`);
+    for (let v = lo; v <= hi; v += step) out.add(v);
+  }
+  return out;
+}
+
+export function parseCron(expression: string): CronSchedule {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) throw new Error(`cron expression "${expression}" needs 5 or 6 fields`);
+  const [sec, min, hour, dom, mon, dow] = fields.length === 6 ? fields : ['0', ...fields];
+  const weekdays = parseField(dow, 0, 7);
+  if (weekdays.has(7)) weekdays.add(0);
+  return {
+    seconds: parseField(sec, 0, 59),
+    minutes: parseField(min, 0, 59),
+    hours: parseField(hour, 0, 23),
+    days: parseField(dom, 1, 31),
+    months: parseField(mon, 1, 12),
+    weekdays,
+    dayOr: dom !== '*' && dow !== '*',
+  };
+}
+
+/** The first tick strictly after `afterMs` (epoch ms, UTC), whole seconds. */
+export function cronNext(s: CronSchedule, afterMs: number): number {
+  const d = new Date(Math.floor(afterMs / 1000) * 1000 + 1000);
+  const limit = afterMs + 5 * 366 * 86_400_000;
+  while (d.getTime() < limit) {
+    if (!s.months.has(d.getUTCMonth() + 1)) {
+      d.setUTCMonth(d.getUTCMonth() + 1, 1);
+      d.setUTCHours(0, 0, 0);
+      continue;
+    }
+    const dayOk = s.dayOr
+      ? s.days.has(d.getUTCDate()) || s.weekdays.has(d.getUTCDay())
+      : s.days.has(d.getUTCDate()) && s.weekdays.has(d.getUTCDay());
+    if (!dayOk) {
+      d.setUTCDate(d.getUTCDate() + 1);
+      d.setUTCHours(0, 0, 0);
+      continue;
+    }
+    if (!s.hours.has(d.getUTCHours())) {
+      d.setUTCHours(d.getUTCHours() + 1, 0, 0);
+      continue;
+    }
+    if (!s.minutes.has(d.getUTCMinutes())) {
+      d.setUTCMinutes(d.getUTCMinutes() + 1, 0);
+      continue;
+    }
+    if (!s.seconds.has(d.getUTCSeconds())) {
+      d.setUTCSeconds(d.getUTCSeconds() + 1);
+      continue;
+    }
+    return d.getTime();
+  }
+  throw new Error('cron expression never fires');
+}
+
+/** A periodic job for `startWorker({ cron: [...] })`; the payload is checked now, not at the first tick. */
+export function cron<P extends TSchema>(expression: string, job: JobDefinition<P>, payload: Static<P>): CronEntry {
+  return { expression, schedule: parseCron(expression), job: job as unknown as JobDefinition, payload: job.parse(payload) };
+}

@@ -1,0 +1,135 @@
+// Job definitions and the job record: what a job is, how it retries, and how its hash reads back.
+import { Type, type Static, type TSchema, type TUnknown } from '@sinclair/typebox';
+import type { Logger } from '../log.ts';
+import type { Redis } from '../redis/index.ts';
+import { compileJsonInput } from '../schema/index.ts';
+
+export const JOB_STATUSES = ['deferred', 'queued', 'in_progress', 'retrying', 'complete', 'failed', 'aborted', 'not_found'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['complete', 'failed', 'aborted', 'not_found']);
+
+export interface Backoff {
+  kind: 'exponential' | 'fixed';
+  baseMs: number;
+  maxMs: number;
+  /** Fraction of each delay drawn at random (0: none, 1: anywhere in [0, delay]), so retries do not stampede. */
+  jitter: number;
+}
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  jobId: string;
+  attempt: number;
+  /** Aborted on timeout, on an abort request, on shutdown past the grace period, or when the lease is lost. */
+  signal: AbortSignal;
+  /** Records progress (a number, e.g. a percentage) and streams it to event listeners. */
+  progress(value: number): Promise<void>;
+  log: Logger;
+  /** The worker's Redis connection, for handlers that read or write Redis themselves. */
+  redis: Redis;
+}
+
+export interface JobSpec<P extends TSchema, R extends TSchema> {
+  /** Unique per queue, e.g. 'catalog.export'. */
+  name: string;
+  payload: P;
+  result?: R;
+  handler: (payload: Static<P>, ctx: JobContext) => Promise<Static<R>>;
+  /** Per attempt; past it the signal aborts and the attempt fails (default 5 min). */
+  timeoutMs?: number;
+  /** Attempts in all, the first included (default 3). */
+  maxTries?: number;
+  backoff?: Partial<Backoff>;
+  /** How long a finished job's hash (status, result) stays readable (default 1 day). */
+  keepResultS?: number;
+}
+
+export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = TSchema> {
+  readonly name: string;
+  readonly payload: P;
+  readonly result: R;
+  // Method syntax: definitions of any payload type fit in one JobDefinition[] list.
+  handler(payload: Static<P>, ctx: JobContext): Promise<Static<R>>;
+  readonly timeoutMs: number;
+  readonly maxTries: number;
+  readonly backoff: Backoff;
+  readonly keepResultS: number;
+  /** Validates (defaults applied) a payload; throws HttpError 422 with field errors. */
+  readonly parse: (payload: unknown) => Static<P>;
+}
+
+export const JOB_DEFAULTS = {
+  timeoutMs: 300_000,
+  maxTries: 3,
+  backoff: { kind: 'exponential', baseMs: 1000, maxMs: 60_000, jitter: 0.2 } satisfies Backoff,
+  keepResultS: 86_400,
+};
+
+export function defineJob<P extends TSchema, R extends TSchema = TUnknown>(spec: JobSpec<P, R>): JobDefinition<P, R> {
+  return {
+    name: spec.name,
+    payload: spec.payload,
+    result: spec.result ?? (Type.Unknown() as TSchema as R),
+    handler: spec.handler,
+    timeoutMs: spec.timeoutMs ?? JOB_DEFAULTS.timeoutMs,
+    maxTries: spec.maxTries ?? JOB_DEFAULTS.maxTries,
+    backoff: { ...JOB_DEFAULTS.backoff, ...spec.backoff },
+    keepResultS: spec.keepResultS ?? JOB_DEFAULTS.keepResultS,
+    parse: compileJsonInput(spec.payload, 'payload'),
+  };
+}
+
+/** Delay before the retry that follows failed attempt `attempt` (1-based). */
+export function backoffDelay(b: Backoff, attempt: number): number {
+  const raw = b.kind === 'fixed' ? b.baseMs : b.baseMs * 2 ** (attempt - 1);
+  const delay = Math.min(raw, b.maxMs);
+  return Math.round(delay * (1 - b.jitter * Math.random()));
+}
+
+/** JSON with object keys sorted, so equal payloads compare equal whatever the key order they arrived in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/** A job as its hash reads back; times are epoch milliseconds, null when not reached. */
+export interface JobRecord {
+  id: string;
+  name: string;
+  status: Exclude<JobStatus, 'not_found'>;
+  attempt: number;
+  maxTries: number;
+  progress: number | null;
+  result: unknown;
+  error: string | null;
+  enqueuedAt: number;
+  scheduledFor: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  worker: string | null;
+}
+
+const time = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
+
+export function parseJobHash(id: string, h: Record<string, string>): JobRecord | null {
+  if (h.status === undefined) return null;
+  return {
+    id,
+    name: h.name,
+    status: h.status as JobRecord['status'],
+    attempt: Number(h.attempt),
+    maxTries: Number(h.max_tries),
+    progress: h.progress === undefined ? null : Number(h.progress),
+    result: h.result === undefined ? undefined : JSON.parse(h.result),
+    error: h.error ?? null,
+    enqueuedAt: Number(h.enqueued_at),
+    scheduledFor: time(h.scheduled_for),
+    startedAt: time(h.started_at),
+    finishedAt: time(h.finished_at),
+    worker: h.worker ?? null,
+  };
+}

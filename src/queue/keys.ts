@@ -1,0 +1,42 @@
+// Every Redis key (and channel) of a queue. All keys of one queue share the `{queue}` hash tag, so each
+// script's keys live in one slot and run unchanged on Redis Cluster.
+
+export interface QueueKeys {
+  /** Stream of runnable jobs; entries carry only the job id and are deleted once their attempt ends. */
+  readonly stream: string;
+  /** The one consumer group every worker of the queue reads through. */
+  readonly group: string;
+  /** Sorted set of deferred and retrying job ids, scored by when they are due (ms). */
+  readonly delayed: string;
+  /** Stream of jobs that failed for good (capped at DEAD_LETTER_MAX entries). */
+  readonly dead: string;
+  /** Hash of counters: processed, failed, retried, replayed. */
+  readonly stats: string;
+  /** Sorted set of live workers, scored by when they count as gone (ms); `queue check` reads it. */
+  readonly workers: string;
+  /** Pub/sub channel on which abort requests for running jobs reach their workers (message: job id). */
+  readonly abortChannel: string;
+  /** Prefix of job hashes; a job's events are published on a channel named like its hash. */
+  readonly jobPrefix: string;
+  job(id: string): string;
+}
+
+export const GROUP = 'workers';
+/** Approximate cap of the dead-letter stream (MAXLEN ~): the oldest letters go first. */
+export const DEAD_LETTER_MAX = 10_000;
+
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${prefix}q:{${queue}}:`;
+  const jobPrefix = `${base}job:`;
+  return {
+    stream: `${base}stream`,
+    group: GROUP,
+    delayed: `${base}delayed`,
+    dead: `${base}dead`,
+    stats: `${base}stats`,
+    workers: `${base}workers`,
+    abortChannel: `${base}abort`,
+    jobPrefix,
+    job: (id) => jobPrefix + id,
+  };
+}

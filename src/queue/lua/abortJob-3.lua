@@ -1,0 +1,26 @@
+--[[ Abort a job. Waiting (queued, deferred, retrying): aborted at once, its entry or schedule removed. Running:
+  flagged, and the owning worker is told on the abort channel (the flag also reaches it via its heartbeat, and a
+  reclaimed flagged job ends aborted instead of running again).
+  KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] job hash
+  ARGV[1] group   ARGV[2] job id   ARGV[3] now (ms)   ARGV[4] abort channel
+  Returns 'aborted', 'aborting', 'not_found', or the terminal status the job already has. ]]
+local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s')
+local status = job[1]
+if not status then return 'not_found' end
+if status == 'queued' or status == 'deferred' or status == 'retrying' then
+  redis.call('HSET', KEYS[3], 'status', 'aborted', 'error', 'aborted by request', 'finished_at', ARGV[3])
+  redis.call('EXPIRE', KEYS[3], job[3])
+  redis.call('PUBLISH', KEYS[3], redis.call('HINCRBY', KEYS[3], 'rev', 1) .. ' aborted')
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  if status == 'queued' then
+    redis.call('XACK', KEYS[1], ARGV[1], job[2])
+    redis.call('XDEL', KEYS[1], job[2])
+  end
+  return 'aborted'
+end
+if status == 'in_progress' then
+  redis.call('HSET', KEYS[3], 'abort', 1)
+  redis.call('PUBLISH', ARGV[4], ARGV[2])
+  return 'aborting'
+end
+return status

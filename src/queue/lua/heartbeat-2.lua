@@ -1,0 +1,24 @@
+--[[ A worker's heartbeat: record it as alive, and keep the leases of the attempts it still owns fresh by
+  re-claiming their entries to itself (XCLAIM JUSTID resets idle time without counting a delivery), so XAUTOCLAIM
+  elsewhere never steals a long job from a live worker.
+  KEYS[1] stream   KEYS[2] workers zset (score: when the worker counts as gone)
+  ARGV[1] group   ARGV[2] consumer   ARGV[3] job key prefix   ARGV[4] now (ms)   ARGV[5] alive until (ms)
+  ARGV[6..] triples: job id, entry id, attempt
+  Returns per job: 0 still ours, 1 lost (a newer attempt or an end exists), 2 abort requested. ]]
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local owned, states = {}, {}
+for i = 6, #ARGV, 3 do
+  local job = redis.call('HMGET', ARGV[3] .. ARGV[i], 'status', 'attempt', 'abort')
+  if job[1] == 'in_progress' and job[2] == ARGV[i + 2] then
+    owned[#owned + 1] = ARGV[i + 1]
+    states[#states + 1] = job[3] and 2 or 0
+  else
+    states[#states + 1] = 1
+  end
+end
+if #owned > 0 then
+  owned[#owned + 1] = 'JUSTID'
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(owned))
+end
+return states

@@ -1,0 +1,20 @@
+--[[ Move due deferred and retrying jobs from the delayed zset into the stream, in one atomic step so a job is
+  never in both or in neither.
+  KEYS[1] delayed zset   KEYS[2] stream
+  ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most jobs to move
+  Returns {moved, score of the next due job or false}. ]]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
+local moved = 0
+for _, id in ipairs(ids) do
+  local key = ARGV[1] .. id
+  local status = redis.call('HGET', key, 'status')
+  if status == 'deferred' or status == 'retrying' then
+    local entry = redis.call('XADD', KEYS[2], '*', 'id', id)
+    redis.call('HSET', key, 'status', 'queued', 'entry', entry)
+    redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' queued')
+    moved = moved + 1
+  end
+  redis.call('ZREM', KEYS[1], id)
+end
+local nextDue = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {moved, nextDue[2] or false}

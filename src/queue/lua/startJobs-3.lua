@@ -1,0 +1,42 @@
+--[[ Start the entries a worker just read (XREADGROUP) or reclaimed (XAUTOCLAIM): each becomes a new attempt
+  owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
+  acknowledged and deleted; a reclaimed job past its tries fails into the dead-letter stream.
+  KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash
+  ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker   ARGV[4] now (ms)   ARGV[5] dead-letter max length
+  ARGV[6..] pairs: entry id, job id
+  Returns {job id, entry id, name, payload, attempt} for each started job. ]]
+local started = {}
+for i = 6, #ARGV, 2 do
+  local entry, id = ARGV[i], ARGV[i + 1]
+  local key = ARGV[2] .. id
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s')
+  local status = job[1]
+  if (status == 'queued' or status == 'in_progress') and job[6] == entry then
+    local attempt = tonumber(job[2]) + 1
+    if job[7] then
+      redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4])
+      redis.call('EXPIRE', key, job[8])
+      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' aborted')
+      redis.call('XACK', KEYS[1], ARGV[1], entry)
+      redis.call('XDEL', KEYS[1], entry)
+    elseif attempt > tonumber(job[3]) then
+      local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
+      redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4])
+      redis.call('EXPIRE', key, job[8])
+      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' failed')
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
+        'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
+      redis.call('HINCRBY', KEYS[3], 'failed', 1)
+      redis.call('XACK', KEYS[1], ARGV[1], entry)
+      redis.call('XDEL', KEYS[1], entry)
+    else
+      redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', ARGV[4], 'worker', ARGV[3])
+      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' in_progress')
+      started[#started + 1] = {id, entry, job[4], job[5], attempt}
+    end
+  else
+    redis.call('XACK', KEYS[1], ARGV[1], entry)
+    redis.call('XDEL', KEYS[1], entry)
+  end
+end
+return started

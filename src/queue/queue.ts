@@ -1,0 +1,174 @@
+// The producer side of a queue, used inside API processes: enqueue, read, abort, operate. Every call is one
+// bounded Redis round trip; when Redis is away it fails fast with HttpError 503 instead of waiting.
+import { createHash, randomUUID } from 'node:crypto';
+import type { TSchema, Static } from '@sinclair/typebox';
+import { HttpError } from '../errors.ts';
+import { withTimeout, type Redis } from '../redis/index.ts';
+import { canonicalJson, parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
+import { queueKeys, type QueueKeys } from './keys.ts';
+import { runScript, SCRIPTS, type Script } from './scripts.ts';
+
+export interface QueueOptions {
+  redis: Redis;
+  /** Prefix of every key (config.redisPrefix). */
+  prefix: string;
+  /** Queue name (default 'default'); part of the keys' hash tag. */
+  name?: string;
+  /** Definitions the queue knows by name: the worker runs them, the job API types their results. */
+  jobs: JobDefinition[];
+  /** Bound on each producer call (default 1000 ms). */
+  commandTimeoutMs?: number;
+}
+
+export interface EnqueueOptions {
+  /** Same key + same payload → the existing job; same key + another payload → HttpError 409. */
+  idempotencyKey?: string;
+  delayMs?: number;
+  runAt?: Date;
+}
+
+export interface JobHandle {
+  readonly id: string;
+  /** False when an idempotency key matched an existing job. */
+  readonly created: boolean;
+  /** Status when enqueue returned. */
+  readonly initialStatus: JobStatus;
+  status(): Promise<JobStatus>;
+}
+
+export type AbortOutcome = 'aborted' | 'aborting' | 'not_found' | 'complete' | 'failed';
+
+export interface QueueStats {
+  queue: string;
+  queued: number;
+  inProgress: number;
+  delayed: number;
+  dead: number;
+  /** Age in ms of the oldest job waiting to be picked up, 0 when none waits. */
+  oldestQueuedMs: number;
+  processed: number;
+  failed: number;
+  retried: number;
+  workers: number;
+}
+
+/** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
+export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+const JOB_ID = new RegExp(JOB_ID_PATTERN);
+
+export class Queue {
+  readonly name: string;
+  readonly keys: QueueKeys;
+  readonly redis: Redis;
+  readonly jobs = new Map<string, JobDefinition>();
+  readonly #timeoutMs: number;
+
+  constructor(options: QueueOptions) {
+    this.name = options.name ?? 'default';
+    this.keys = queueKeys(options.prefix, this.name);
+    this.redis = options.redis;
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    for (const job of options.jobs) this.jobs.set(job.name, job);
+  }
+
+  /** One script call. Validation errors throw 422, an idempotency conflict 409, an unreachable Redis 503. */
+  async enqueue<P extends TSchema, R extends TSchema>(job: JobDefinition<P, R>, payload: Static<P>, options: EnqueueOptions = {}): Promise<JobHandle> {
+    const value = job.parse(payload);
+    if (!this.jobs.has(job.name)) this.jobs.set(job.name, job as unknown as JobDefinition);
+    const idempotent = options.idempotencyKey !== undefined;
+    const id = idempotent ? idempotentId(job.name, options.idempotencyKey as string) : randomUUID();
+    const now = Date.now();
+    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? now + options.delayMs : 0;
+    const [created, status] = await this.#call<[number, JobStatus]>(SCRIPTS.addJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
+      id, job.name, idempotent ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(now),
+      String(runAt), idempotent ? '1' : '0', String(job.keepResultS),
+    ]);
+    if (created === -1) throw HttpError.of('CONFLICT', 'This Idempotency-Key was already used with a different payload.');
+    return { id, created: created === 1, initialStatus: status, status: async () => (await this.getJob(id))?.status ?? 'not_found' };
+  }
+
+  /** The job's record, or null for an unknown, malformed or expired id. */
+  async getJob(id: string): Promise<JobRecord | null> {
+    if (!JOB_ID.test(id)) return null;
+    return parseJobHash(id, await this.#bounded(this.redis.hGetAll(this.keys.job(id))));
+  }
+
+  /** Waiting jobs end `aborted` at once; a running job is signalled and ends `aborted` when its worker stops it. */
+  async abort(id: string): Promise<AbortOutcome> {
+    if (!JOB_ID.test(id)) return 'not_found';
+    return this.#call<AbortOutcome>(SCRIPTS.abortJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
+      this.keys.group, id, String(Date.now()), this.keys.abortChannel,
+    ]);
+  }
+
+  /** Re-enqueues up to `limit` dead letters, oldest first; returns how many. */
+  async replayDead(limit = 100): Promise<number> {
+    return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
+      this.keys.jobPrefix, String(Date.now()), String(limit),
+    ]);
+  }
+
+  /** Creates the stream and consumer group if missing (after a first start or a Redis that lost its data). */
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.sendCommand(['XGROUP', 'CREATE', this.keys.stream, this.keys.group, '0', 'MKSTREAM']);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+    }
+  }
+
+  async stats(): Promise<QueueStats> {
+    const k = this.keys;
+    await this.#bounded(this.ensureGroup());
+    const [length, pending, delayed, dead, counters, groups, workers] = await this.#bounded(Promise.all([
+      this.redis.xLen(k.stream),
+      this.redis.sendCommand(['XPENDING', k.stream, k.group]) as Promise<[number, ...unknown[]]>,
+      this.redis.zCard(k.delayed),
+      this.redis.xLen(k.dead),
+      this.redis.hGetAll(k.stats),
+      this.redis.sendCommand(['XINFO', 'GROUPS', k.stream]) as Promise<Record<string, unknown>[]>,
+      this.redis.zCount(k.workers, Date.now(), '+inf'),
+    ]));
+    const lastDelivered = String(groups.find((g) => g.name === k.group)?.['last-delivered-id'] ?? '0-0');
+    const next = (await this.#bounded(this.redis.sendCommand(['XRANGE', k.stream, `(${lastDelivered}`, '+', 'COUNT', '1']))) as [string, string[]][];
+    const inProgress = Number(pending[0]);
+    return {
+      queue: this.name,
+      queued: length - inProgress,
+      inProgress,
+      delayed,
+      dead,
+      oldestQueuedMs: next.length ? Math.max(0, Date.now() - Number(next[0][0].split('-')[0])) : 0,
+      processed: Number(counters.processed ?? 0),
+      failed: Number(counters.failed ?? 0),
+      retried: Number(counters.retried ?? 0),
+      workers,
+    };
+  }
+
+  /** Live workers (those whose heartbeat has not lapsed). */
+  async liveWorkers(): Promise<string[]> {
+    return this.#bounded(this.redis.zRangeByScore(this.keys.workers, Date.now(), '+inf'));
+  }
+
+  #call<T>(script: Script, keys: string[], args: string[]): Promise<T> {
+    return this.#bounded(runScript<T>(this.redis, script, keys, args));
+  }
+
+  async #bounded<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(pending, this.#timeoutMs);
+    } catch (err) {
+      throw HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { cause: err });
+    }
+  }
+}
+
+export function createQueue(options: QueueOptions): Queue {
+  return new Queue(options);
+}
+
+/** The id a job gets from an idempotency key: stable, so every producer (and every cron worker) agrees on it. */
+export function idempotentId(name: string, key: string): string {
+  return 'k' + createHash('sha256').update(name).update('\0').update(key).digest('base64url').slice(0, 31);
+}

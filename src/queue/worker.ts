@@ -1,0 +1,376 @@
+// The consumer side: one worker reads its queue's stream through the consumer group, runs up to `maxJobs`
+// attempts at once, and ends each with a compare-and-set script (batched per event-loop turn). Around that:
+// heartbeats that keep its leases fresh, reclaim of other workers' stalled entries, promotion of due delayed
+// jobs, abort requests over pub/sub, cron ticks, and a graceful stop that loses nothing.
+import { errorFields, type Logger } from '../log.ts';
+import type { Redis } from '../redis/index.ts';
+import { cronNext, type CronEntry } from './cron.ts';
+import { backoffDelay, type JobContext, type JobDefinition } from './job.ts';
+import { DEAD_LETTER_MAX } from './keys.ts';
+import type { Queue } from './queue.ts';
+import { runScript, SCRIPTS } from './scripts.ts';
+
+export interface WorkerOptions {
+  queue: Queue;
+  /** Consumer name in the group; unique per process (WORKER_ID). */
+  consumer: string;
+  log: Logger;
+  /** Attempts run at once (default 50). */
+  maxJobs?: number;
+  /** An entry idle this long is presumed orphaned and reclaimed by any worker (default 30 s). */
+  leaseMs?: number;
+  /** On stop, running attempts get this long to finish before they are interrupted and re-queued (default 25 s). */
+  graceMs?: number;
+  /** Longest one blocking read waits; also bounds how long stop() waits for the reader (default 1 s). */
+  blockMs?: number;
+  /** How often due deferred and retrying jobs are moved into the stream (default 200 ms). */
+  promoteEveryMs?: number;
+  cron?: CronEntry[];
+}
+
+export interface Worker {
+  readonly consumer: string;
+  /** Resolves once the consumer group exists and the worker is reading. */
+  readonly ready: Promise<void>;
+  /** Attempts running now. */
+  running(): number;
+  /** Stops reading, lets running attempts finish within the grace period, re-queues the rest; idempotent. */
+  stop(): Promise<void>;
+}
+
+type InterruptKind = 'timeout' | 'abort' | 'shutdown' | 'lost';
+
+/** Why an attempt's signal aborted; a handler sees it as `signal.reason`. */
+export class JobInterrupted extends Error {
+  override readonly name = 'JobInterrupted';
+  constructor(readonly kind: InterruptKind, message: string) {
+    super(message);
+  }
+}
+
+type Outcome = 'complete' | 'retry' | 'fail' | 'abort' | 'release';
+
+interface Attempt {
+  id: string;
+  entry: string;
+  attempt: number;
+  name: string;
+  controller: AbortController;
+}
+
+interface Settlement {
+  run: Attempt;
+  outcome: Outcome;
+  value: string;
+  retryAt: number;
+}
+
+type StreamEntry = [entryId: string, fields: string[]];
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+class QueueWorker implements Worker {
+  readonly consumer: string;
+  readonly ready: Promise<void>;
+  readonly #queue: Queue;
+  readonly #redis: Redis;
+  readonly #log: Logger;
+  readonly #maxJobs: number;
+  readonly #leaseMs: number;
+  readonly #graceMs: number;
+  readonly #blockMs: number;
+  readonly #running = new Map<string, Attempt>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #blocking: Redis | null = null;
+  #subscriber: Redis | null = null;
+  #pending: Settlement[] = [];
+  #flushScheduled = false;
+  #stopping = false;
+  #stopped: Promise<void> | null = null;
+  #reader: Promise<void> = Promise.resolve();
+  /** Wakes the reader (a slot freed) and stop() (the last attempt ended). */
+  #waiters: (() => void)[] = [];
+  #redisDown = false;
+
+  constructor(options: WorkerOptions) {
+    this.#queue = options.queue;
+    this.#redis = options.queue.redis;
+    this.consumer = options.consumer;
+    this.#log = options.log.child({ component: 'worker', queue: options.queue.name, worker: options.consumer });
+    this.#maxJobs = options.maxJobs ?? 50;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#graceMs = options.graceMs ?? 25_000;
+    this.#blockMs = options.blockMs ?? 1000;
+    this.ready = this.#start(options);
+  }
+
+  running(): number {
+    return this.#running.size;
+  }
+
+  async #start(options: WorkerOptions): Promise<void> {
+    this.#blocking = await this.#duplicate('blocking');
+    this.#subscriber = await this.#duplicate('abort-listener');
+    await this.#subscriber.subscribe(this.#queue.keys.abortChannel, (id: string) => {
+      this.#running.get(id)?.controller.abort(new JobInterrupted('abort', 'aborted by request'));
+    });
+    while (!this.#stopping) {
+      try {
+        await this.#queue.ensureGroup();
+        break;
+      } catch (err) {
+        this.#outage(err);
+        await sleep(200);
+      }
+    }
+    const every = (ms: number, tick: () => Promise<unknown>): NodeJS.Timeout => {
+      let busy = false;
+      return setInterval(() => {
+        if (busy) return;
+        busy = true;
+        tick().then(() => this.#recovered(), (err: unknown) => this.#outage(err)).finally(() => (busy = false));
+      }, ms);
+    };
+    // The heartbeat outlives the other timers: it keeps leases fresh through the grace period.
+    this.#heartbeatTimer = every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#heartbeat());
+    this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#reclaim()));
+    this.#timers.push(every(options.promoteEveryMs ?? 200, () => this.#promote()));
+    for (const entry of options.cron ?? []) this.#scheduleCron(entry);
+    await this.#heartbeat().catch((err: unknown) => this.#outage(err));
+    this.#reader = this.#read();
+    this.#log.info('worker started', { max_jobs: this.#maxJobs, lease_ms: this.#leaseMs });
+  }
+
+  async #duplicate(role: string): Promise<Redis> {
+    const client = this.#redis.duplicate({ name: `${this.consumer}:${role}` }) as unknown as Redis;
+    // Errors surface on the commands themselves; the listener keeps node-redis from throwing them globally.
+    client.on('error', () => {});
+    await client.connect().catch(() => {});
+    return client;
+  }
+
+  #outage(err: unknown): void {
+    if (this.#redisDown || this.#stopping) return;
+    this.#redisDown = true;
+    this.#log.warn('redis unavailable; worker keeps retrying', errorFields(err));
+  }
+
+  #recovered(): void {
+    if (!this.#redisDown) return;
+    this.#redisDown = false;
+    this.#log.info('redis back; worker resumes');
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async #read(): Promise<void> {
+    const k = this.#queue.keys;
+    let failures = 0;
+    while (!this.#stopping) {
+      const free = this.#maxJobs - this.#running.size;
+      if (free <= 0) {
+        await this.#changed();
+        continue;
+      }
+      let reply: unknown;
+      try {
+        reply = await (this.#blocking as Redis).sendCommand([
+          'XREADGROUP', 'GROUP', k.group, this.consumer, 'COUNT', String(free), 'BLOCK', String(this.#blockMs), 'STREAMS', k.stream, '>',
+        ]);
+        failures = 0;
+        this.#recovered();
+      } catch (err) {
+        this.#outage(err);
+        // The group is gone when Redis came back without its data: recreate it and go on reading.
+        if (err instanceof Error && err.message.startsWith('NOGROUP')) await this.#queue.ensureGroup().catch(() => {});
+        else await sleep(Math.min(50 * 2 ** failures++, 1000));
+        continue;
+      }
+      if (reply === null) continue;
+      const entries = (Array.isArray(reply) ? reply[0][1] : (reply as Record<string, StreamEntry[]>)[k.stream]) as StreamEntry[];
+      await this.#begin(entries).catch((err: unknown) => this.#outage(err));
+    }
+  }
+
+  /** Turns read or reclaimed entries into running attempts (one script call for the batch). */
+  async #begin(entries: StreamEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const k = this.#queue.keys;
+    const args = [k.group, k.jobPrefix, this.consumer, String(Date.now()), String(DEAD_LETTER_MAX)];
+    for (const [entry, fields] of entries) args.push(entry, fields[1]);
+    const started = await runScript<[string, string, string, string, number][]>(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats], args);
+    for (const [id, entry, name, payload, attempt] of started) {
+      this.#running.get(id)?.controller.abort(new JobInterrupted('lost', 'superseded by a newer attempt'));
+      const run: Attempt = { id, entry, attempt, name, controller: new AbortController() };
+      this.#running.set(id, run);
+      void this.#execute(run, payload);
+    }
+  }
+
+  async #execute(run: Attempt, payload: string): Promise<void> {
+    const def = this.#queue.jobs.get(run.name);
+    if (def === undefined) return this.#fail(run, `no handler for job "${run.name}" in this worker`, 1);
+    const { signal } = run.controller;
+    const timer = setTimeout(() => run.controller.abort(new JobInterrupted('timeout', `timed out after ${def.timeoutMs} ms`)), def.timeoutMs);
+    const interrupted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    interrupted.catch(() => {}); // an interruption after the handler settled changes nothing
+    const ctx: JobContext = {
+      jobId: run.id,
+      attempt: run.attempt,
+      signal,
+      progress: (value) => this.#progress(run, value),
+      log: this.#log.child({ job: run.id, job_name: run.name, attempt: run.attempt }),
+      redis: this.#redis,
+    };
+    try {
+      const result = await Promise.race([def.handler(JSON.parse(payload), ctx), interrupted]);
+      this.#settle({ run, outcome: 'complete', value: JSON.stringify(result ?? null), retryAt: 0 });
+    } catch (err) {
+      const reason = signal.aborted ? (signal.reason as JobInterrupted) : null;
+      if (reason?.kind === 'lost') this.#forget(run);
+      else if (reason?.kind === 'abort') this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
+      else if (reason?.kind === 'shutdown') this.#settle({ run, outcome: 'release', value: '', retryAt: 0 });
+      else this.#fail(run, err instanceof Error ? err.message : String(err), def.maxTries, def);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #fail(run: Attempt, message: string, maxTries: number, def?: JobDefinition): void {
+    if (def !== undefined && run.attempt < maxTries) {
+      this.#settle({ run, outcome: 'retry', value: message, retryAt: Date.now() + backoffDelay(def.backoff, run.attempt) });
+    } else {
+      this.#settle({ run, outcome: 'fail', value: message, retryAt: 0 });
+    }
+  }
+
+  async #progress(run: Attempt, value: number): Promise<void> {
+    if (!Number.isFinite(value)) throw new TypeError('progress must be a finite number');
+    await runScript(this.#redis, SCRIPTS.reportProgress, [this.#queue.keys.job(run.id)], [String(run.attempt), String(value)]);
+  }
+
+  #settle(s: Settlement): void {
+    this.#pending.push(s);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  /** Ends every attempt settled during this event-loop turn with one script call; retried while Redis is away. */
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    const k = this.#queue.keys;
+    const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
+    for (const s of batch) args.push(s.run.id, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
+    try {
+      const applied = await runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
+      this.#recovered();
+      for (let i = 0; i < batch.length; i++) {
+        if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.id, attempt: batch[i].run.attempt });
+        this.#forget(batch[i].run);
+      }
+    } catch (err) {
+      this.#outage(err);
+      this.#pending.unshift(...batch);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setTimeout(() => void this.#flush(), 200);
+      }
+    }
+  }
+
+  #forget(run: Attempt): void {
+    if (this.#running.get(run.id) === run) this.#running.delete(run.id);
+    this.#wake();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const k = this.#queue.keys;
+    const now = Date.now();
+    const runs = [...this.#running.values()];
+    const args = [k.group, this.consumer, k.jobPrefix, String(now), String(now + this.#leaseMs)];
+    for (const run of runs) args.push(run.id, run.entry, String(run.attempt));
+    const states = await runScript<number[]>(this.#redis, SCRIPTS.heartbeat, [k.stream, k.workers], args);
+    for (let i = 0; i < runs.length; i++) {
+      if (states[i] === 1 && !this.#pending.some((s) => s.run === runs[i])) {
+        runs[i].controller.abort(new JobInterrupted('lost', 'lease lost: the job was reclaimed or ended elsewhere'));
+      } else if (states[i] === 2) {
+        runs[i].controller.abort(new JobInterrupted('abort', 'aborted by request'));
+      }
+    }
+  }
+
+  /** Takes over entries idle past the lease (their worker died or stalled) as new attempts. */
+  async #reclaim(): Promise<void> {
+    const free = this.#maxJobs - this.#running.size;
+    if (free <= 0 || this.#stopping) return;
+    const k = this.#queue.keys;
+    const [, entries] = (await (this.#redis.sendCommand([
+      'XAUTOCLAIM', k.stream, k.group, this.consumer, String(this.#leaseMs), '0-0', 'COUNT', String(free),
+    ]))) as [string, StreamEntry[], string[]];
+    const live = entries.filter((e) => e !== null && Array.isArray(e[1]));
+    if (live.length > 0) this.#log.info('reclaimed stalled jobs', { count: live.length });
+    await this.#begin(live);
+  }
+
+  async #promote(): Promise<void> {
+    const k = this.#queue.keys;
+    await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(Date.now()), '1000']);
+  }
+
+  #scheduleCron(entry: CronEntry): void {
+    if (this.#stopping) return;
+    const tick = cronNext(entry.schedule, Date.now());
+    const timer = setTimeout(() => {
+      this.#timers.splice(this.#timers.indexOf(timer), 1);
+      // Every worker enqueues the tick; the id derived from it makes all but the first a no-op.
+      this.#queue.enqueue(entry.job, entry.payload, { idempotencyKey: `cron:${entry.expression}:${tick}` })
+        .catch((err: unknown) => this.#log.warn('cron tick not enqueued', { job_name: entry.job.name, tick, ...errorFields(err) }));
+      this.#scheduleCron(entry);
+    }, tick - Date.now());
+    this.#timers.push(timer);
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    await this.ready.catch(() => {});
+    for (const t of this.#timers) clearTimeout(t);
+    this.#wake();
+    this.#log.info('worker stopping', { running: this.#running.size, grace_ms: this.#graceMs });
+    // The reader returns within one block; a hung Redis must not hold the stop for longer.
+    await Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
+    const deadline = Date.now() + this.#graceMs;
+    while (this.#running.size > 0 && Date.now() < deadline) await Promise.race([this.#changed(), sleep(deadline - Date.now())]);
+    for (const run of this.#running.values()) run.controller.abort(new JobInterrupted('shutdown', 'worker shutting down'));
+    // Re-queued attempts are written before we go; give a Redis that is away a bounded chance to come back.
+    const flushDeadline = Date.now() + 5000;
+    while (this.#running.size > 0 && Date.now() < flushDeadline) await Promise.race([this.#changed(), sleep(100)]);
+    clearInterval(this.#heartbeatTimer);
+    await this.#redis.sendCommand(['ZREM', this.#queue.keys.workers, this.consumer]).catch(() => {});
+    for (const client of [this.#blocking, this.#subscriber]) {
+      if (client?.isOpen) client.destroy();
+    }
+    this.#log.info('worker stopped', { left_running: this.#running.size });
+  }
+}
+
+export function startWorker(options: WorkerOptions): Worker {
+  return new QueueWorker(options);
+}

@@ -1,0 +1,195 @@
+// The queue in one process against a real Redis: lifecycle, retries and dead letters, timeouts, aborts,
+// idempotency, validation, bounded stream, cron ticks, and failing fast when Redis is away.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { HttpError } from '../src/errors.ts';
+import { createLogger } from '../src/log.ts';
+import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
+import { createQueue, cronNext, idempotentId, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
+import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { until } from './support/queue.ts';
+import { echo, flaky, nap, progress, slowTimeout, TEST_JOBS } from './support/queue-jobs.ts';
+
+let server: TestRedis;
+let redis: Redis;
+let queue: Queue;
+const log = createLogger('silent');
+const workers: Worker[] = [];
+
+function worker(options: { maxJobs?: number } = {}): Worker {
+  const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 600, graceMs: 500, blockMs: 100, promoteEveryMs: 10, ...options });
+  workers.push(w);
+  return w;
+}
+
+async function stopWorkers(): Promise<void> {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+}
+
+const statusOf = async (id: string) => (await queue.getJob(id))?.status ?? 'not_found';
+const settled = (id: string) => until(async () => ['complete', 'failed', 'aborted'].includes(await statusOf(id)), 10_000, `job ${id} to end`);
+
+before(async () => {
+  server = await startTestRedis();
+  redis = createRedis({ url: server.url, commandTimeoutMs: 500, log });
+  await until(() => redis.isReady);
+  queue = createQueue({ redis, prefix: 'qt:', jobs: TEST_JOBS, commandTimeoutMs: 2000 });
+});
+beforeEach(async () => {
+  await stopWorkers();
+  await server.flush();
+});
+after(async () => {
+  await stopWorkers();
+  await closeRedis(redis);
+  await server.stop();
+});
+
+test('a job is queued the moment enqueue returns, then runs to complete with its result', async () => {
+  const job = await queue.enqueue(echo, { value: 'hello' });
+  assert.equal(job.initialStatus, 'queued');
+  assert.equal(await job.status(), 'queued');
+  await worker().ready;
+  await settled(job.id);
+  const record = await queue.getJob(job.id);
+  assert.equal(record?.status, 'complete');
+  assert.deepEqual(record?.result, { value: 'hello' });
+  assert.equal(record?.attempt, 1);
+  assert.ok(record.finishedAt !== null && record.startedAt !== null && record.finishedAt >= record.startedAt);
+  assert.ok((await redis.ttl(queue.keys.job(job.id))) > 0, 'a finished job expires');
+  assert.equal(await queue.getJob('no-such-job'), null);
+  assert.equal(await queue.getJob('../../etc'), null);
+});
+
+test('the lifecycle goes deferred → queued → in_progress → retrying → queued → in_progress → complete', async () => {
+  const key = 'lifecycle';
+  const id = idempotentId(flaky.name, key);
+  const listener = redis.duplicate();
+  await listener.connect();
+  const seen: string[] = [];
+  await listener.subscribe(queue.keys.job(id), (message: string) => seen.push(message.split(' ')[1]));
+  await worker().ready;
+  const job = await queue.enqueue(flaky, { failures: 1 }, { idempotencyKey: key, delayMs: 150 });
+  assert.equal(job.id, id);
+  assert.equal(job.initialStatus, 'deferred');
+  await settled(id);
+  await until(() => seen.at(-1) === 'complete');
+  await listener.close();
+  assert.deepEqual(seen, ['queued', 'in_progress', 'retrying', 'queued', 'in_progress', 'complete']);
+  const record = await queue.getJob(id);
+  assert.equal(record?.attempt, 2);
+  assert.equal(record?.error, 'failure 1');
+});
+
+test('a job failing every try ends failed with a dead letter, and replay runs it again', async () => {
+  await worker().ready;
+  const job = await queue.enqueue(flaky, { failures: 99 });
+  await settled(job.id);
+  const record = await queue.getJob(job.id);
+  assert.equal(record?.status, 'failed');
+  assert.equal(record?.attempt, 3);
+  assert.equal(record?.error, 'failure 3');
+  assert.equal(await redis.lLen(`runs:${job.id}`), 3);
+  const stats = await queue.stats();
+  assert.equal(stats.dead, 1);
+  assert.equal(stats.failed, 1);
+  assert.equal(stats.retried, 2);
+  const letters = (await redis.sendCommand(['XRANGE', queue.keys.dead, '-', '+'])) as [string, string[]][];
+  assert.equal(letters[0][1][1], job.id);
+
+  assert.equal(await queue.replayDead(10), 1);
+  assert.equal((await queue.stats()).dead, 0);
+  await until(async () => (await redis.lLen(`runs:${job.id}`)) === 6, 10_000, 'three more tries');
+  await settled(job.id);
+  assert.equal(await statusOf(job.id), 'failed');
+});
+
+test('a handler past its timeout is aborted and the attempt fails', async () => {
+  await worker().ready;
+  const job = await queue.enqueue(slowTimeout, {});
+  await settled(job.id);
+  const record = await queue.getJob(job.id);
+  assert.equal(record?.status, 'failed');
+  assert.match(record?.error ?? '', /timed out after 150 ms/);
+});
+
+test('abort: a queued or deferred job ends aborted at once; a running one is stopped by its worker', async () => {
+  const queued = await queue.enqueue(echo, { value: 'x' });
+  const deferred = await queue.enqueue(echo, { value: 'y' }, { delayMs: 60_000 });
+  assert.equal(await queue.abort(queued.id), 'aborted');
+  assert.equal(await queue.abort(deferred.id), 'aborted');
+  assert.equal(await statusOf(queued.id), 'aborted');
+  assert.equal(await statusOf(deferred.id), 'aborted');
+  assert.equal(await queue.abort('missing'), 'not_found');
+
+  await worker().ready;
+  const running = await queue.enqueue(nap, { ms: 60_000 });
+  await until(async () => (await statusOf(running.id)) === 'in_progress');
+  assert.equal(await queue.abort(running.id), 'aborting');
+  await settled(running.id);
+  assert.equal(await statusOf(running.id), 'aborted');
+  assert.equal(await queue.abort(running.id), 'aborted', 'aborting again reports the end state');
+  // The aborted queued job was never run.
+  assert.equal(await redis.lLen(`runs:${queued.id}`), 0);
+  assert.equal(await redis.xLen(queue.keys.stream), 0);
+});
+
+test('idempotency: same key and payload → the same job; another payload → 409', async () => {
+  const first = await queue.enqueue(echo, { value: 'a', n: 1 }, { idempotencyKey: 'k1' });
+  const again = await queue.enqueue(echo, { n: 1, value: 'a' }, { idempotencyKey: 'k1' });
+  assert.equal(again.id, first.id);
+  assert.equal(first.created, true);
+  assert.equal(again.created, false);
+  await assert.rejects(queue.enqueue(echo, { value: 'b' }, { idempotencyKey: 'k1' }), (err: HttpError) => err.status === 409 && err.code === 'CONFLICT');
+  assert.equal(await redis.xLen(queue.keys.stream), 1);
+});
+
+test('a payload that does not match the job schema is refused with 422 field errors', async () => {
+  await assert.rejects(queue.enqueue(echo, { value: '' }), (err: HttpError) => {
+    assert.equal(err.status, 422);
+    assert.deepEqual(err.errors?.[0].loc, ['payload', 'value']);
+    return true;
+  });
+  await assert.rejects(queue.enqueue(echo, { nope: 1 } as never), (err: HttpError) => err.status === 422);
+});
+
+test('10 000 jobs complete and the stream stays bounded (entries are deleted once acknowledged)', async () => {
+  await worker().ready;
+  const total = 10_000;
+  for (let i = 0; i < total; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, j) => queue.enqueue(echo, { value: `v${i + j}` })));
+  }
+  await until(async () => (await queue.stats()).processed === total, 60_000, 'all processed');
+  assert.equal(await redis.xLen(queue.keys.stream), 0);
+  const pending = (await redis.sendCommand(['XPENDING', queue.keys.stream, 'workers'])) as [number];
+  assert.equal(Number(pending[0]), 0);
+});
+
+test('cron expressions: fields, steps, ranges and the next tick', () => {
+  const every5 = parseCron('*/5 * * * *');
+  assert.equal(cronNext(every5, Date.UTC(2026, 0, 1, 10, 2, 30)), Date.UTC(2026, 0, 1, 10, 5, 0));
+  const weekdays9 = parseCron('0 9 * * 1-5');
+  assert.equal(cronNext(weekdays9, Date.UTC(2026, 0, 2, 9, 0, 0)), Date.UTC(2026, 0, 5, 9, 0, 0), 'Friday 9:00 → Monday 9:00');
+  const seconds = parseCron('*/10 * * * * *');
+  assert.equal(cronNext(seconds, Date.UTC(2026, 0, 1, 0, 0, 5)), Date.UTC(2026, 0, 1, 0, 0, 10));
+  assert.throws(() => parseCron('61 * * * *'), /out of range/);
+  assert.throws(() => parseCron('* * *'), /5 or 6 fields/);
+});
+
+test('with Redis down, enqueue fails fast with 503 instead of waiting', async () => {
+  await server.kill();
+  try {
+    const started = Date.now();
+    await assert.rejects(queue.enqueue(echo, { value: 'x' }), (err: HttpError) => err.status === 503);
+    assert.ok(Date.now() - started < 2000, 'no waiting for a reconnect');
+  } finally {
+    await server.restart();
+    await until(() => redis.isReady, 10_000, 'reconnect');
+  }
+  server.pause();
+  try {
+    await assert.rejects(queue.enqueue(echo, { value: 'x' }), (err: HttpError) => err.status === 503);
+  } finally {
+    server.resume();
+  }
+});

@@ -1,0 +1,51 @@
+// Helpers for the queue tests: real worker processes, polling for a condition, and the CLI.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('./queue-worker.ts', import.meta.url));
+
+export interface WorkerProc {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+/** Env for a spawned process on this Redis with short timings. */
+export function queueEnv(url: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, REDIS_URL: url, REDIS_PREFIX: 'qt:', LOG_LEVEL: 'info', JOB_LEASE_MS: '600', WORKER_GRACE_MS: '2000', ...extra };
+}
+
+/** Spawns the test worker entry and resolves once it reads its queue. */
+export async function spawnWorker(url: string, id: string, extra: Record<string, string> = {}): Promise<WorkerProc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    cwd: ROOT,
+    env: queueEnv(url, { WORKER_ID: id, ...extra }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })));
+  await until(() => out.includes('ready\n') || child.exitCode !== null, 60_000, `worker ${id} ready`);
+  if (!out.includes('ready\n')) throw new Error(`worker ${id} did not start:\n${out}`);
+  return { child, exited, output: () => out };
+}
+
+/** Polls `check` until it holds; throws with `what` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs `npm run queue -- ...args` (the CLI entry, directly) and returns its exit code and stdout. */
+export function runCli(url: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/queue/cli.ts', ...args], { cwd: ROOT, env: queueEnv(url), stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout })));
+}
