@@ -1,25 +1,33 @@
-// The API entry point (`npm start`): configuration, Redis, the example app, the HTTP server, graceful stop.
+// The API entry point. In the primary process (`npm run serve`, `npm start`, the systemd unit) it runs the
+// cluster supervisor: one private redis-server when no Redis is reachable, WEB_CONCURRENCY HTTP workers, and with
+// `--with-workers` the queue workers too. Each HTTP worker runs this module again and serves the app.
+import cluster from 'node:cluster';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
 import { cacheFromConfig } from './cache/index.ts';
+import { joinSupervisor, listenTarget, startSupervisor, systemdNotifier, takeListenFd, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
-import { createLogger, errorFields, type Logger } from './log.ts';
+import { createLogger, type Logger } from './log.ts';
+import { countInFlight, createServerMetrics, instrumentApp, type ServerMetrics } from './metrics/index.ts';
 import { NoRedisError, closeRedis, createRedis, ensureRedis, pingRedis } from './redis/index.ts';
 
 export interface RunningApi {
   server: SkiffServer;
+  metrics: ServerMetrics;
   /** Drains HTTP, closes Redis, stops a private redis-server; resolves when all is closed. */
   stop(): Promise<void>;
 }
 
-export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+/** One API process: the app with /metrics, listening where the supervisor says (or HOST:PORT). */
+export async function startApi(config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
   const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);
   const redis = createRedis({ url: redisHost.url, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
   const cacheRedis = config.cache.redisUrl === undefined ? redis
     : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;
+  const metrics = createServerMetrics(() => link.gather());
   const app = buildApp({
     config,
     log,
@@ -27,13 +35,19 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     isDraining: () => server?.isDraining() ?? false,
     pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
     cache: cacheFromConfig(config, cacheRedis, log),
+    metrics,
   });
+  instrumentApp(metrics.perProcess, app);
+  app.observe(() => link.served());
   server = createServer(app, config, log);
-  const address = await server.listen({ port: config.port, host: config.host });
+  countInFlight(metrics.perProcess, server.server);
+  const address = await server.listen(listenTarget(config.host, config.port));
   log.info('listening', { address, pid: process.pid });
+  link.ready();
   const running = server;
   return {
     server: running,
+    metrics,
     async stop() {
       await running.drain();
       await closeRedis(redis);
@@ -43,34 +57,55 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   };
 }
 
+async function runWorker(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  let api: RunningApi | null = null;
+  const link = joinSupervisor({
+    log,
+    stop: async () => api?.stop(),
+    collect: () => api?.metrics.perProcess.snapshot() ?? [],
+  });
+  api = await startApi(config, log, link);
+}
+
+async function runPrimary(config: Config, withQueueWorkers: boolean): Promise<number> {
+  const log = createLogger(config.logLevel, { role: 'supervisor' });
+  // One Redis for every process: a private redis-server is started here, once, not per worker.
+  const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);
+  const env = { REDIS_URL: redisHost.url };
+  const { cluster: c } = config;
+  const groups: WorkerGroup[] = [{
+    name: 'api',
+    exec: fileURLToPath(import.meta.url),
+    count: c.webConcurrency,
+    env,
+    maxRequests: c.maxRequests,
+    maxRequestsJitter: c.maxRequestsJitter,
+  }];
+  if (withQueueWorkers) groups.push({ name: 'worker', exec: fileURLToPath(new URL('./worker.ts', import.meta.url)), count: c.workerConcurrency, env });
+  const supervisor = startSupervisor({
+    groups,
+    log,
+    gracefulTimeoutMs: c.gracefulTimeoutMs,
+    workerTimeoutMs: c.workerTimeoutMs,
+    listenFd: takeListenFd(),
+    notify: systemdNotifier(log),
+  });
+  const code = await supervisor.done;
+  await redisHost.stop();
+  return code;
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const log = createLogger(config.logLevel);
-  let api: RunningApi;
+  if (cluster.isWorker) return runWorker(config);
   try {
-    api = await startApi(config, log);
+    process.exit(await runPrimary(config, process.argv.includes('--with-workers')));
   } catch (err) {
-    if (err instanceof NoRedisError) {
-      process.stderr.write(`skiff: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
+    if (!(err instanceof NoRedisError)) throw err;
+    process.stderr.write(`skiff: ${err.message}\n`);
+    process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping: draining in-flight requests', { signal });
-    api.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('stop failed', errorFields(err));
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

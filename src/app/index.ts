@@ -1,6 +1,7 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
 import { createApp, type App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
+import { metricsRouter } from '../metrics/index.ts';
 import { healthRouter } from './health.ts';
 import { itemsRouter } from './items.ts';
 import type { AppServices } from './services.ts';
@@ -12,6 +13,7 @@ export function buildApp(services: AppServices): App {
   const app = createApp({ log, bodyLimitBytes: config.bodyLimitBytes, responseValidation: config.responseValidation });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
+  if (services.metrics) app.include(metricsRouter(services.metrics));
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     tags: [

@@ -10,6 +10,8 @@ export interface DrainOptions {
   timeoutMs: number;
   /** Called when `Connection: close` answers begin. */
   onDraining?: () => void;
+  /** Called if connections are still open at `timeoutMs` (they are then destroyed). */
+  onTimeout?: () => void;
   /** Delay before `Connection: close` answers begin (the primary must first drop us from its rotation). */
   closeAfterMs?: number;
   /** Delay, after that, before idle sockets are closed; they are swept again every `reapAfterMs / 8`. */
@@ -31,7 +33,10 @@ export async function drainHttpServer(server: Server, options: DrainOptions): Pr
       timers.push(setInterval(() => server.closeIdleConnections(), Math.max(10, reapAfterMs / 8)));
     }, reapAfterMs));
   }, closeAfterMs));
-  timers.push(setTimeout(() => server.closeAllConnections(), timeoutMs));
+  timers.push(setTimeout(() => {
+    options.onTimeout?.();
+    server.closeAllConnections();
+  }, timeoutMs));
   await closed;
   for (const t of timers) clearTimeout(t);
   server.off('request', closeAfterResponse);

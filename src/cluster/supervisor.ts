@@ -348,13 +348,16 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
   }
 
   const onHup = () => void reload();
+  let stopSignalAt = 0;
   const onTerm = (signal: NodeJS.Signals) => {
     if (shuttingDown) {
-      // A second Ctrl-C: stop waiting for the drain.
+      // A second Ctrl-C stops waiting for the drain; one press can arrive twice (terminal and `tsx` relay).
+      if (Date.now() - stopSignalAt < 1000) return;
       log.warn('second stop signal: killing workers', { signal });
       for (const m of members.values()) m.worker.process.kill('SIGKILL');
       return;
     }
+    stopSignalAt = Date.now();
     log.info('stop signal', { signal });
     void shutdown(0);
   };

@@ -2,6 +2,7 @@
 // requests finish while keep-alive clients are told to go elsewhere.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { drainHttpServer } from '../cluster/index.ts';
 import type { Logger } from '../log.ts';
 import type { App } from '../router/index.ts';
 import { createCors, type CorsOptions } from './cors.ts';
@@ -48,7 +49,7 @@ export function createServer(app: App, options: ServerOptions, log: Logger): Ski
   let draining: Promise<void> | null = null;
   return {
     server,
-    isDraining: () => state.draining,
+    isDraining: () => draining !== null,
     listen(target) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -61,19 +62,12 @@ export function createServer(app: App, options: ServerOptions, log: Logger): Ski
       });
     },
     drain() {
-      draining ??= new Promise<void>((resolve) => {
-        state.draining = true;
-        const timer = setTimeout(() => {
-          log.warn('drain timeout reached; closing remaining connections');
-          server.closeAllConnections();
-        }, options.drainTimeoutMs);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      // The order that fails no request under keep-alive load (src/cluster/drain.ts); /readyz says 503 at once.
+      draining ??= drainHttpServer(server, {
+        timeoutMs: options.drainTimeoutMs,
+        onDraining: () => void (state.draining = true),
+        onTimeout: () => log.warn('drain timeout reached; closing remaining connections'),
+      }).then(() => log.debug('drained'));
       return draining;
     },
   };

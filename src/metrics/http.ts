@@ -1,0 +1,23 @@
+// HTTP metrics of one worker: requests by route template and status, latency, requests in flight.
+import type { Server } from 'node:http';
+import type { App } from '../router/index.ts';
+import type { Registry } from './registry.ts';
+
+/** Counts every response of `app`; call before the server is created (observers are read once). */
+export function instrumentApp(registry: Registry, app: App): void {
+  const requests = registry.counter('skiff_http_requests_total', 'HTTP responses sent, by method, route template and status.', ['method', 'route', 'status']);
+  const duration = registry.histogram('skiff_http_request_duration_seconds', 'Time from request to response, by method and route template.', ['method', 'route']);
+  app.observe((e) => {
+    const route = e.route ?? 'unmatched';
+    requests.inc([e.method, route, String(e.status)]);
+    duration.observe([e.method, route], e.durationMs / 1000);
+  });
+}
+
+export function countInFlight(registry: Registry, server: Server): void {
+  const inFlight = registry.gauge('skiff_http_requests_in_flight', 'Requests being handled now.');
+  server.on('request', (_req, res) => {
+    inFlight.add([], 1);
+    res.once('close', () => inFlight.add([], -1));
+  });
+}
