@@ -56,12 +56,23 @@ export interface QueueStats {
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
 
+interface PendingAdd {
+  job: string[];
+  resolve: (reply: [number, JobStatus]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most enqueues sent in one script call, so one call never holds Redis for long. */
+const MAX_ADD_BATCH = 500;
+
 export class Queue {
   readonly name: string;
   readonly keys: QueueKeys;
   readonly redis: Redis;
   readonly jobs = new Map<string, JobDefinition>();
   readonly #timeoutMs: number;
+  /** Enqueues waiting for this turn's script call. */
+  #adds: PendingAdd[] = [];
 
   constructor(options: QueueOptions) {
     this.name = options.name ?? 'default';
@@ -71,20 +82,40 @@ export class Queue {
     for (const job of options.jobs) this.jobs.set(job.name, job);
   }
 
-  /** One script call. Validation errors throw 422, an idempotency conflict 409, an unreachable Redis 503. */
+  /**
+   * One script call, shared by every enqueue of the same event-loop turn. Validation errors throw 422, an
+   * idempotency conflict 409, an unreachable Redis 503.
+   */
   async enqueue<P extends TSchema, R extends TSchema>(job: JobDefinition<P, R>, payload: Static<P>, options: EnqueueOptions = {}): Promise<JobHandle> {
     const value = job.parse(payload);
-    if (!this.jobs.has(job.name)) this.jobs.set(job.name, job as unknown as JobDefinition);
+    if (!this.jobs.has(job.name)) this.jobs.set(job.name, job);
     const idempotent = options.idempotencyKey !== undefined;
     const id = idempotent ? idempotentId(job.name, options.idempotencyKey as string) : randomUUID();
-    const now = Date.now();
-    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? now + options.delayMs : 0;
-    const [created, status] = await this.#call<[number, JobStatus]>(SCRIPTS.addJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
-      id, job.name, idempotent ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(now),
-      String(runAt), idempotent ? '1' : '0', String(job.keepResultS),
+    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? Date.now() + options.delayMs : 0;
+    const [created, status] = await this.#add([
+      id, job.name, idempotent ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
+      idempotent ? '1' : '0', String(job.keepResultS),
     ]);
     if (created === -1) throw HttpError.of('CONFLICT', 'This Idempotency-Key was already used with a different payload.');
     return { id, created: created === 1, initialStatus: status, status: async () => (await this.getJob(id))?.status ?? 'not_found' };
+  }
+
+  #add(job: string[]): Promise<[number, JobStatus]> {
+    return new Promise((resolve, reject) => {
+      this.#adds.push({ job, resolve, reject });
+      if (this.#adds.length === 1) setImmediate(() => this.#flushAdds());
+    });
+  }
+
+  #flushAdds(): void {
+    const batch = this.#adds.splice(0, MAX_ADD_BATCH);
+    if (this.#adds.length > 0) setImmediate(() => this.#flushAdds());
+    const args = [this.keys.jobPrefix, String(Date.now())];
+    for (const add of batch) for (const arg of add.job) args.push(arg);
+    this.#call<(number | JobStatus)[]>(SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args).then(
+      (replies) => batch.forEach((add, i) => add.resolve([replies[2 * i] as number, replies[2 * i + 1] as JobStatus])),
+      (err: unknown) => batch.forEach((add) => add.reject(err)),
+    );
   }
 
   /** The job's record, or null for an unknown, malformed or expired id. */

@@ -24,7 +24,7 @@ function load(file: string): Script {
 }
 
 export const SCRIPTS = {
-  addJob: load('addJob-3'),
+  addJobs: load('addJobs-2'),
   startJobs: load('startJobs-3'),
   settleJobs: load('settleJobs-4'),
   promoteDelayed: load('promoteDelayed-2'),
