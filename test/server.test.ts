@@ -16,9 +16,9 @@ after(() => redis.stop());
 describe('a running server', () => {
   let server: ServerProcess;
   before(async () => {
-    server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', CORS_ORIGINS: 'https://app.example', HEADERS_TIMEOUT_MS: '1000' });
+    server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', CORS_ORIGINS: 'https://app.example', HEADERS_TIMEOUT_MS: '1000', WEB_CONCURRENCY: '1' });
   });
-  after(() => server.kill());
+  after(() => server?.kill());
 
   test('API responses carry a request id, nosniff and a restrictive CSP, and no X-Powered-By', async () => {
     const res = await fetch(server.url + '/healthz');
@@ -91,7 +91,7 @@ describe('a running server', () => {
 
 describe('graceful stop', () => {
   test('on SIGTERM an in-flight request completes, new connections are refused, and the exit code is 0', async () => {
-    const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k' });
+    const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', WEB_CONCURRENCY: '1' });
     const { port } = new URL(server.url);
     const body = JSON.stringify({ name: 'late', price: 1 });
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {

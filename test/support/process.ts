@@ -36,14 +36,18 @@ export function runEntry(entry: string, env: Record<string, string>): { child: C
 
 export async function startServerProcess(env: Record<string, string>, entry = 'src/server.ts'): Promise<ServerProcess> {
   const { child, lines, stderr, exited } = runEntry(entry, { HOST: '127.0.0.1', PORT: '0', ...env });
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded 2-core machine a primary plus its workers can take many seconds to compile and start.
+  const deadline = Date.now() + 90_000;
   let port: number | undefined;
   while (port === undefined) {
     const line = lines.find((l) => l.includes('"msg":"listening"'));
     if (line) port = JSON.parse(line).address.port;
     else if (child.exitCode !== null) throw new Error(`server exited early: ${stderr.join('')}`);
-    else if (Date.now() > deadline) throw new Error('server did not start listening within 20 s');
-    else await new Promise((r) => setTimeout(r, 25));
+    else if (Date.now() > deadline) {
+      // Never leave a half-started server behind: its open pipes would keep the test process alive.
+      child.kill('SIGKILL');
+      throw new Error('server did not start listening within 90 s');
+    } else await new Promise((r) => setTimeout(r, 25));
   }
   return {
     url: `http://127.0.0.1:${port}`,
