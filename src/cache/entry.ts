@@ -42,19 +42,32 @@ export function encodeEntry(entry: StoredResponse): Buffer {
   return Buffer.concat([head, entry.body]);
 }
 
+// Every hit on one entry carries the same meta text: parse each text once (bounded; cleared when full).
+const parsedMeta = new Map<string, Meta | null>();
+const PARSED_MAX = 10_000;
+
+function parseMeta(text: string): Meta | null {
+  let meta = parsedMeta.get(text);
+  if (meta !== undefined) return meta;
+  try {
+    const value = JSON.parse(text) as Meta;
+    meta = typeof value === 'object' && value !== null && typeof value.e === 'string' && value.h !== null && typeof value.h === 'object' ? value : null;
+  } catch {
+    meta = null;
+  }
+  if (parsedMeta.size >= PARSED_MAX) parsedMeta.clear();
+  parsedMeta.set(text, meta);
+  return meta;
+}
+
 /** Null for anything that is not an entry this code wrote (a foreign or truncated value is a miss, not a crash). */
 export function decodeEntry(raw: Buffer): StoredResponse | null {
   const first = raw.indexOf(NEWLINE);
   const second = first === -1 ? -1 : raw.indexOf(NEWLINE, first + 1);
   if (second === -1) return null;
   const freshUntil = Number(raw.toString('latin1', 0, first));
-  let meta: Meta;
-  try {
-    meta = JSON.parse(raw.toString('utf8', first + 1, second)) as Meta;
-  } catch {
-    return null;
-  }
-  if (!Number.isFinite(freshUntil) || typeof meta !== 'object' || meta === null || typeof meta.e !== 'string') return null;
+  const meta = parseMeta(raw.toString('utf8', first + 1, second));
+  if (!Number.isFinite(freshUntil) || meta === null) return null;
   return {
     status: meta.s,
     headers: meta.h,

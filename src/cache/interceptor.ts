@@ -73,6 +73,11 @@ const seconds = (ms: number): number => Math.floor(ms / 1000);
 /** Whole seconds of freshness left, so that Age + max-age = ttl (negative once stale: Cache-Status ttl). */
 const freshSecondsLeft = (entry: StoredResponse, now: number): number =>
   seconds(entry.freshUntil - entry.storedAt) - seconds(Math.max(0, now - entry.storedAt));
+/** Object spread of header maps costs microseconds on Node 20 (a slow V8 path); a for-in copy does not. */
+function copyInto(target: Record<string, string>, source: Record<string, string>): Record<string, string> {
+  for (const name in source) target[name] = source[name];
+  return target;
+}
 const isServerError = (err: unknown): boolean => !(err instanceof HttpError) || err.status >= 500;
 const shareable = (body: Outcome['body']): boolean => body === null || typeof body === 'string' || Buffer.isBuffer(body);
 
@@ -97,7 +102,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   const refreshing = new Set<string>();
 
   function withStatus(outcome: Outcome, xCache: string, status: string, extra?: Record<string, string>): Outcome {
-    return { status: outcome.status, headers: { ...outcome.headers, ...extra, 'x-cache': xCache, 'cache-status': cacheStatus(cacheName, status) }, body: outcome.body };
+    const headers = copyInto({}, outcome.headers);
+    if (extra !== undefined) copyInto(headers, extra);
+    headers['x-cache'] = xCache;
+    headers['cache-status'] = cacheStatus(cacheName, status);
+    return { status: outcome.status, headers, body: outcome.body };
   }
 
   function bypass(outcome: Outcome, detail: string): Outcome {
@@ -110,14 +119,13 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   /** The response for a stored entry: its bytes as stored, freshness headers as of now, or 304. */
   function render(entry: StoredResponse, ctx: RequestContext, xCache: string, status: string, now: number): Outcome {
     const age = Math.max(0, seconds(now - entry.storedAt));
-    const headers: Record<string, string> = {
-      ...entry.headers,
+    const headers: Record<string, string> = copyInto({
       etag: entry.etag,
       'cache-control': maxAgePrefix + Math.max(0, freshSecondsLeft(entry, now)),
       age: String(age),
       'x-cache': xCache,
       'cache-status': cacheStatus(cacheName, status),
-    };
+    }, entry.headers);
     const inm = ctx.req.headers['if-none-match'];
     if (inm !== undefined && ifNoneMatchMatches(inm, entry.etag)) {
       counters.notModified++;

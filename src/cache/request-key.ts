@@ -43,6 +43,10 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string {
   return (Array.isArray(value) ? value.join(', ') : value).trim();
 }
 
+// Hashing is most of a hit's key cost and the function is pure: remember recent keys (bounded; cleared when full).
+const recent = new Map<string, string>();
+const RECENT_MAX = 10_000;
+
 /** HEAD is answered from GET's entry: the same representation without a body. */
 export function requestKey(parts: KeyParts): string {
   const method = parts.method === 'HEAD' ? 'GET' : parts.method;
@@ -50,5 +54,11 @@ export function requestKey(parts: KeyParts): string {
   for (const name of parts.vary) material += `\n${name}:${headerValue(parts.headers, name)}`;
   // A length prefix keeps a principal from impersonating vary material (and the reverse).
   if (parts.principal !== undefined) material += `\nprincipal:${parts.principal.length}:${parts.principal}`;
-  return createHash('sha256').update(material).digest('base64url').slice(0, 32);
+  let key = recent.get(material);
+  if (key === undefined) {
+    key = createHash('sha256').update(material).digest('base64url').slice(0, 32);
+    if (recent.size >= RECENT_MAX) recent.clear();
+    recent.set(material, key);
+  }
+  return key;
 }

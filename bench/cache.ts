@@ -1,0 +1,60 @@
+// `npm run bench:cache`: skiff's /hello, a cached route on hits, the same handler uncached, and a cached
+// ~50 KB body, in one server process on one private Redis, loaded in interleaved rounds. Prints req/s and p99
+// per route and, last, a JSON line of median per-round ratios (target: a hit ≥ 0.7× /hello).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRedisServer } from '../src/redis/index.ts';
+import { load, loadTool, median, pinSelf, pinning, round2, startTarget, type Sample } from './load.ts';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const durationS = Number(process.env.BENCH_DURATION_S ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+const routes = [
+  { name: 'hello', path: '/hello' },
+  { name: 'cached_hit', path: '/cached/items/1' },
+  { name: 'uncached', path: '/uncached/items/1' },
+  { name: 'cached_50kb', path: '/cached/big' },
+];
+
+pinSelf();
+console.log(`# bench:cache — ${rounds} rounds × ${durationS}s, ${connections} connections, ${loadTool}; ${pinning}; Redis on the load generator's CPU; Node ${process.version}`);
+const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-redis-'));
+const redis = await startRedisServer({ dir, appendonly: false });
+const server = await startTarget({ name: 'skiff-cache', entry: './servers/skiff-cache.ts', env: { REDIS_URL: redis.url } });
+const samples = new Map<string, Sample[]>();
+try {
+  for (const route of routes) {
+    const res = await fetch(server.url + route.path);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${route.path}: ${res.status}`);
+    await load(server.url + route.path, { connections, durationS: 1 }); // warm-up; fills the cached routes
+  }
+  const hit = await fetch(server.url + '/cached/items/1');
+  if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`the cached route is not served from the cache (${hit.headers.get('x-cache')})`);
+  for (let round = 0; round < rounds; round++) {
+    for (const route of routes) {
+      const sample = await load(server.url + route.path, { connections, durationS });
+      if (sample.errors > 0) throw new Error(`${route.path}: ${sample.errors} errors`);
+      samples.set(route.name, [...(samples.get(route.name) ?? []), sample]);
+    }
+    process.stdout.write(`round ${round + 1}/${rounds} done\n`);
+  }
+} finally {
+  await server.stop();
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log('\n| route | path | req/s (median) | p99 ms (median) |\n|---|---|---|---|');
+for (const route of routes) {
+  const s = samples.get(route.name)!;
+  console.log(`| ${route.name} | ${route.path} | ${Math.round(median(s.map((x) => x.rps)))} | ${round2(median(s.map((x) => x.p99)))} |`);
+}
+const ratio = (a: string, b: string) => round2(median(samples.get(a)!.map((s, i) => s.rps / samples.get(b)![i].rps)));
+console.log(JSON.stringify({
+  cached_hit_vs_hello: ratio('cached_hit', 'hello'),
+  cached_hit_vs_uncached: ratio('cached_hit', 'uncached'),
+  cached_50kb_vs_hello: ratio('cached_50kb', 'hello'),
+}));
