@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
-import { cacheFromConfig } from './cache/index.ts';
+import { cacheCollector, cacheFromConfig } from './cache/index.ts';
 import { joinSupervisor, listenTarget, startSupervisor, systemdNotifier, takeListenFd, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
@@ -28,13 +28,15 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
     : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;
   const metrics = createServerMetrics(() => link.gather());
+  const cache = cacheFromConfig(config, cacheRedis, log);
+  metrics.perProcess.collect(cacheCollector(cache));
   const app = buildApp({
     config,
     log,
     redis,
     isDraining: () => server?.isDraining() ?? false,
     pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
-    cache: cacheFromConfig(config, cacheRedis, log),
+    cache,
     metrics,
   });
   instrumentApp(metrics.perProcess, app);

@@ -2,7 +2,8 @@
 // request directives, coalescing, stale-while-revalidate and stale-if-error.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { createCache, documentCaching, memoryCacheStore, type Cache } from '../src/cache/index.ts';
+import { cacheCollector, createCache, documentCaching, memoryCacheStore, type Cache } from '../src/cache/index.ts';
+import { renderPrometheus, type MetricFamily } from '../src/metrics/index.ts';
 import { createLogger } from '../src/log.ts';
 import { testClient, type TestClient, type TestResponse } from '../src/testing/index.ts';
 import { cacheTestApp, startCacheHarness, type CacheHarness } from './support/cache-app.ts';
@@ -205,10 +206,13 @@ test('the in-memory store serves the same semantics in one process', async () =>
   }
 });
 
-test('counters count what the cache did', () => {
+test('counters count what the cache did, and /metrics can render them', async () => {
   const c = cache.counters();
   assert.ok(c.hits > 0 && c.misses > 0 && c.stores > 0 && c.bypasses > 0 && c.notModified > 0 && c.coalesced > 0);
   assert.equal(c.circuit, 'closed');
+  const text = renderPrometheus((await cacheCollector(cache)()) as MetricFamily[]);
+  assert.match(text, new RegExp(`^skiff_cache_hits_total ${c.hits}$`, 'm'));
+  assert.match(text, /^skiff_cache_circuit_open 0$/m);
 });
 
 test('a cached operation documents If-None-Match, 304 and the cache headers', () => {

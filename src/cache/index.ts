@@ -2,6 +2,7 @@
 // interceptor a route lists in `use`; `cache.invalidate()` is for handlers and jobs; `cache.counters()` for /metrics.
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { Collector, MetricFamily } from '../metrics/index.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
 import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
 import { cacheRoute, FAILED, type Budget, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
@@ -127,4 +128,37 @@ export function cacheFromConfig(config: Config, redis: Redis, log: Logger): Cach
     lockTtlMs: c.lockTtlMs,
     honorNoCache: c.honorNoCache,
   });
+}
+
+const COUNTER_HELP: Record<keyof CacheCounters, string> = {
+  hits: 'Requests answered from a fresh cache entry.',
+  misses: 'Requests that ran (or waited on) a fill.',
+  stale: 'Stale entries served while one refresh ran (stale-while-revalidate).',
+  staleIfError: 'Stale entries served because the handler failed (stale-if-error).',
+  bypasses: 'Requests that did not use the cache (credentials, no principal, store unavailable).',
+  notModified: '304 Not Modified answers.',
+  stores: 'Entries stored.',
+  storesSkipped: 'Fills not stored because an invalidation ran meanwhile.',
+  coalesced: 'Requests answered by another request\'s fill, in this process or another.',
+  refreshes: 'Background refreshes started.',
+  invalidations: 'cache.invalidate() calls.',
+  storeErrors: 'Cache store calls that failed or timed out.',
+  circuitOpened: 'Times the cache circuit breaker opened.',
+};
+
+const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The cache's counters as Prometheus families, for `metrics.perProcess.collect(...)` (summed over workers). */
+export function cacheCollector(cache: Cache): Collector {
+  return () => {
+    const snapshot = cache.counters();
+    const families: MetricFamily[] = (Object.keys(COUNTER_HELP) as (keyof CacheCounters)[]).map((key) => ({
+      name: `skiff_cache_${snake(key)}_total`, type: 'counter', help: COUNTER_HELP[key], samples: [{ suffix: '', labels: {}, value: snapshot[key] }],
+    }));
+    families.push({
+      name: 'skiff_cache_circuit_open', type: 'gauge', help: 'Processes whose cache circuit breaker is open or probing.',
+      samples: [{ suffix: '', labels: {}, value: snapshot.circuit === 'closed' ? 0 : 1 }],
+    });
+    return families;
+  };
 }
