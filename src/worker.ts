@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { loadConfigOrExit, type Config } from './config.ts';
+import { appJobs } from './app/exports.ts';
 import { joinSupervisor } from './cluster/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { closeRedis, createRedis } from './redis/index.ts';
@@ -11,7 +12,7 @@ import { createQueue, startWorker, type CronEntry, type JobDefinition, type Work
 export interface WorkerProcessOptions {
   config?: Config;
   log?: Logger;
-  /** The job definitions this worker runs. */
+  /** The job definitions this worker runs (default: the example app's). */
   jobs?: JobDefinition[];
   cron?: CronEntry[];
   /** Overrides for tests: faster polling and shorter blocking reads. */
@@ -32,7 +33,7 @@ export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerPr
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
   const consumer = config.queue.workerId ?? `${hostname()}-${process.pid}`;
   const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', commandTimeoutMs: config.redisCommandTimeoutMs, log, name: consumer });
-  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs ?? [], commandTimeoutMs: config.redisCommandTimeoutMs });
+  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs ?? appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs });
   const worker = startWorker({
     queue,
     consumer,

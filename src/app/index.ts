@@ -2,6 +2,9 @@
 import { createApp, type App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
 import { metricsRouter } from '../metrics/index.ts';
+import { createJobsRouter } from '../queue/index.ts';
+import { apiKeyDependency } from './auth.ts';
+import { appQueue, exportsRouter } from './exports.ts';
 import { healthRouter } from './health.ts';
 import { itemsRouter } from './items.ts';
 import type { AppServices } from './services.ts';
@@ -13,12 +16,17 @@ export function buildApp(services: AppServices): App {
   const app = createApp({ log, bodyLimitBytes: config.bodyLimitBytes, responseValidation: config.responseValidation });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
+  const queue = appQueue(services);
+  app.include(createJobsRouter(queue, { abortDeps: { auth: apiKeyDependency(config.apiKeys) } }), { prefix: '/v1' });
+  app.include(exportsRouter(services, queue), { prefix: '/v1' });
   if (services.metrics) app.include(metricsRouter(services.metrics));
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     tags: [
       { name: 'health', description: 'Liveness and readiness probes.' },
       { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
+      { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort.' },
+      { name: 'exports', description: 'Catalogue exports (CSV, NDJSON) made by a background job.' },
     ],
   });
   return app;

@@ -21,3 +21,8 @@ export function itemKeys(prefix: string): ItemKeys {
     tagPrefix: `${base}tag:`,
   };
 }
+
+/** Finished catalogue exports, one string per export job, expiring with the job. */
+export function exportFileKey(prefix: string, jobId: string): string {
+  return `${prefix}{exports}:file:${jobId}`;
+}

@@ -4,3 +4,4 @@ export { createQueue, idempotentId, JOB_ID_PATTERN, Queue, type QueueOptions, ty
 export { startWorker, JobInterrupted, type Worker, type WorkerOptions } from './worker.ts';
 export { cron, parseCron, cronNext, type CronEntry } from './cron.ts';
 export { queueKeys, type QueueKeys } from './keys.ts';
+export { createJobsRouter, jobView, type JobsRouterOptions } from './http.ts';

@@ -111,6 +111,8 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   worker: string | null;
+  /** Bumped by every status or progress change; events carry it, so a listener can drop what it already has. */
+  revision: number;
 }
 
 const time = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
@@ -131,5 +133,6 @@ export function parseJobHash(id: string, h: Record<string, string>): JobRecord |
     startedAt: time(h.started_at),
     finishedAt: time(h.finished_at),
     worker: h.worker ?? null,
+    revision: Number(h.rev ?? 0),
   };
 }

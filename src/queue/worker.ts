@@ -236,7 +236,10 @@ class QueueWorker implements Worker {
       this.#settle({ run, outcome: 'complete', value: JSON.stringify(result ?? null), retryAt: 0 });
     } catch (err) {
       const reason = signal.aborted ? (signal.reason as JobInterrupted) : null;
-      if (reason?.kind === 'lost') this.#forget(run);
+      if (reason?.kind === 'lost') {
+        this.#log.warn('attempt abandoned: its lease was lost', { job: run.id, attempt: run.attempt });
+        this.#forget(run);
+      }
       else if (reason?.kind === 'abort') this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
       else if (reason?.kind === 'shutdown') this.#settle({ run, outcome: 'release', value: '', retryAt: 0 });
       else this.#fail(run, err instanceof Error ? err.message : String(err), def.maxTries, def);
