@@ -25,7 +25,12 @@ interface Sample { enqueuePerS: number; processPerS: number; p50: number; p99: n
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-queue-'));
 const server = await startRedisServer({ dir, appendonly: false });
-process.once('exit', () => server.process.kill('SIGKILL')); // never leave the private Redis behind
+const children = new Set<ChildProcess>();
+// Never leave the private Redis or a worker behind, whatever happens.
+process.once('exit', () => {
+  server.process.kill('SIGKILL');
+  for (const child of children) child.kill('SIGKILL');
+});
 const admin = createClient({ url: server.url });
 await admin.connect();
 const log = createLogger('warn');
@@ -65,7 +70,8 @@ async function pool(count: number, inFlight: number, task: (i: number) => Promis
 
 function startWorker(system: System): Promise<ChildProcess> {
   const child = fork(new URL('./queue/worker.ts', import.meta.url), [system, server.url], { execArgv: ['--import', 'tsx'] });
-  process.once('exit', () => child.kill('SIGKILL'));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${system} worker exited with ${code}`)));

@@ -78,9 +78,9 @@ test('a stalled worker (SIGSTOP) loses its job to another; its late completion i
 });
 
 test('a job running longer than the lease on a live worker is never re-run', async () => {
-  await spawn('A', { JOB_LEASE_MS: '300' });
-  await spawn('B', { JOB_LEASE_MS: '300' });
-  const job = await queue.enqueue(nap, { ms: 1500 });
+  await spawn('A', { JOB_LEASE_MS: '800' });
+  await spawn('B', { JOB_LEASE_MS: '800' });
+  const job = await queue.enqueue(nap, { ms: 2500 });
   await ended(job.id);
   assert.equal((await runs(job.id)).length, 1);
   assert.equal((await record(job.id))?.attempt, 1);

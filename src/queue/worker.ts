@@ -86,6 +86,9 @@ class QueueWorker implements Worker {
   #subscriber: Redis | null = null;
   #pending: Settlement[] = [];
   #flushScheduled = false;
+  /** Slots promised to refill reads in flight, and to the blocking read, so together they never overfill maxJobs. */
+  #reserved = 0;
+  #blockingRead = 0;
   #stopping = false;
   #stopped: Promise<void> | null = null;
   #reader: Promise<void> = Promise.resolve();
@@ -176,12 +179,13 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     let failures = 0;
     while (!this.#stopping) {
-      const free = this.#maxJobs - this.#running.size;
+      const free = this.#maxJobs - this.#running.size - this.#reserved;
       if (free <= 0) {
         await this.#changed();
         continue;
       }
       let reply: unknown;
+      this.#blockingRead = free;
       try {
         reply = await (this.#blocking as Redis).sendCommand([
           'XREADGROUP', 'GROUP', k.group, this.consumer, 'COUNT', String(free), 'BLOCK', String(this.#blockMs), 'STREAMS', k.stream, '>',
@@ -194,20 +198,28 @@ class QueueWorker implements Worker {
         if (err instanceof Error && err.message.startsWith('NOGROUP')) await this.#queue.ensureGroup().catch(() => {});
         else await sleep(Math.min(50 * 2 ** failures++, 1000));
         continue;
+      } finally {
+        this.#blockingRead = 0;
       }
       if (reply === null) continue;
       const entries = (Array.isArray(reply) ? reply[0][1] : (reply as Record<string, StreamEntry[]>)[k.stream]) as StreamEntry[];
-      await this.#begin(entries).catch((err: unknown) => this.#outage(err));
+      await this.#begin(entries, 0).catch((err: unknown) => this.#outage(err));
     }
   }
 
-  /** Turns read or reclaimed entries into running attempts (one script call for the batch). */
-  async #begin(entries: StreamEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** Turns read or reclaimed entries, plus up to `read` new ones, into running attempts (one script call). */
+  async #begin(entries: StreamEntry[], read: number): Promise<void> {
+    if (entries.length === 0 && read <= 0) return;
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, this.consumer, String(Date.now()), String(DEAD_LETTER_MAX)];
+    const args = [k.group, k.jobPrefix, this.consumer, String(Date.now()), String(DEAD_LETTER_MAX), String(read)];
     for (const [entry, fields] of entries) args.push(entry, fields[1]);
-    const started = await runScript<[string, string, string, string, number][]>(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats], args);
+    this.#reserved += read;
+    let started: [string, string, string, string, number][];
+    try {
+      started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats], args);
+    } finally {
+      this.#reserved -= read;
+    }
     for (const [id, entry, name, payload, attempt] of started) {
       this.#running.get(id)?.controller.abort(new JobInterrupted('lost', 'superseded by a newer attempt'));
       const run: Attempt = { id, entry, attempt, name, controller: new AbortController() };
@@ -277,8 +289,14 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
     for (const s of batch) args.push(s.run.id, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
+    const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
+    // Refill the slots this batch frees in the same round trip (both calls leave in one write).
+    if (!this.#stopping) {
+      const free = this.#maxJobs - (this.#running.size - batch.length) - this.#reserved - this.#blockingRead;
+      this.#begin([], free).catch((err: unknown) => this.#outage(err));
+    }
     try {
-      const applied = await runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
+      const applied = await settled;
       this.#recovered();
       for (let i = 0; i < batch.length; i++) {
         if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.id, attempt: batch[i].run.attempt });
@@ -315,9 +333,12 @@ class QueueWorker implements Worker {
     }
   }
 
-  /** Takes over entries idle past the lease (their worker died or stalled) as new attempts. */
+  /**
+   * Takes over entries idle past the lease (their worker died or stalled) as new attempts. It ignores the slots
+   * held by a blocking read: that read waits on an empty stream, and orphans must not wait behind it.
+   */
   async #reclaim(): Promise<void> {
-    const free = this.#maxJobs - this.#running.size;
+    const free = this.#maxJobs - this.#running.size - this.#reserved;
     if (free <= 0 || this.#stopping) return;
     const k = this.#queue.keys;
     const [, entries] = (await (this.#redis.sendCommand([
@@ -325,7 +346,7 @@ class QueueWorker implements Worker {
     ]))) as [string, StreamEntry[], string[]];
     const live = entries.filter((e) => e !== null && Array.isArray(e[1]));
     if (live.length > 0) this.#log.info('reclaimed stalled jobs', { count: live.length });
-    await this.#begin(live);
+    await this.#begin(live, 0);
   }
 
   async #promote(): Promise<void> {

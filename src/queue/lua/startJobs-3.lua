@@ -1,13 +1,25 @@
---[[ Start the entries a worker just read (XREADGROUP) or reclaimed (XAUTOCLAIM): each becomes a new attempt
-  owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
+--[[ Start the entries a worker just read (blocking XREADGROUP) or reclaimed (XAUTOCLAIM), and up to ARGV[6] new
+  entries read here (so a worker refills its free slots in the same round trip that settles its last batch):
+  each becomes a new attempt owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
   acknowledged and deleted; a reclaimed job past its tries fails into the dead-letter stream.
   KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash
-  ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker   ARGV[4] now (ms)   ARGV[5] dead-letter max length
-  ARGV[6..] pairs: entry id, job id
+  ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker (consumer)   ARGV[4] now (ms)   ARGV[5] dead-letter max length
+  ARGV[6] new entries to read (0: none)   ARGV[7..] pairs: entry id, job id
   Returns {job id, entry id, name, payload, attempt} for each started job. ]]
+local todo = {}
+for i = 7, #ARGV do todo[#todo + 1] = ARGV[i] end
+if tonumber(ARGV[6]) > 0 then
+  local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[3], 'COUNT', ARGV[6], 'STREAMS', KEYS[1], '>')
+  if read then
+    for _, e in ipairs(read[1][2]) do
+      todo[#todo + 1] = e[1]
+      todo[#todo + 1] = e[2][2]
+    end
+  end
+end
 local started = {}
-for i = 6, #ARGV, 2 do
-  local entry, id = ARGV[i], ARGV[i + 1]
+for i = 1, #todo, 2 do
+  local entry, id = todo[i], todo[i + 1]
   local key = ARGV[2] .. id
   local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s')
   local status = job[1]
