@@ -20,6 +20,10 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
     return keys;
   };
 
+  // Lookups of one key made before node-redis writes its command batch (it flushes on setImmediate) share one
+  // GET: the command reaches Redis after every joiner arrived, so each still reads what was there when it asked.
+  const unsent = new Map<string, Promise<Buffer | null>>();
+
   async function invalidateIn(namespace: string, tags: readonly string[] | undefined): Promise<number> {
     const keys = keysOf(namespace);
     const indexes = tags !== undefined && tags.length > 0 ? tags.map((t) => keys.tag(t)) : [keys.all];
@@ -29,9 +33,15 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
   return {
     kind: 'redis',
 
-    async get(ref) {
-      const reply = await client.sendCommand(['GET', keysOf(ref.namespace).entry(ref.id)], BINARY_REPLIES);
-      return Buffer.isBuffer(reply) ? reply : null;
+    get(ref) {
+      const key = keysOf(ref.namespace).entry(ref.id);
+      let pending = unsent.get(key);
+      if (pending === undefined) {
+        pending = client.sendCommand(['GET', key], BINARY_REPLIES).then((reply) => (Buffer.isBuffer(reply) ? reply : null));
+        unsent.set(key, pending);
+        setImmediate(() => unsent.delete(key));
+      }
+      return pending;
     },
 
     async claim(ref, token, lockTtlMs, now, tags): Promise<FillClaim> {
