@@ -67,7 +67,7 @@ test('clients/typescript/schema.d.ts is what `npm run client` generates from doc
     const out = join(dir, 'schema.d.ts');
     const cli = new URL('../node_modules/openapi-typescript/bin/cli.js', import.meta.url).pathname;
     await promisify(execFile)(process.execPath, [cli, 'docs/openapi.json', '--output', out], { cwd: new URL('..', import.meta.url).pathname });
-    assert.equal(readFileSync(new URL('../clients/typescript/schema.d.ts', import.meta.url), 'utf8'), readFileSync(out, 'utf8'), 'run `npm run client`');
+    assert.equal(readFileSync(new URL('../clients/typescript/schema.d.ts', import.meta.url), 'utf8'), readFileSync(out, 'utf8'), 'run `npm run openapi` (or `npm run client`)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
