@@ -48,7 +48,7 @@ test('MAX_REQUESTS recycles a worker without failing a request', async (t) => {
   const [first] = primary.livePids();
   const load = keepAliveLoad(`http://127.0.0.1:${port}/`, 4);
   await primary.waitFor((l) => l.msg === 'worker exited' && l.pid === first);
-  await eventually(() => load.result.pids.size >= 2, 20_000, 'a request served by the new worker');
+  await eventually(() => load.result.pids.size >= 2, 60_000, 'a request served by the new worker');
   const result = await load.stop();
   assert.equal(result.failed, 0, result.errors.slice(0, 3).join('; '));
   assert.ok(primary.lines.some((l) => l.msg === 'worker reached MAX_REQUESTS, replacing it' && l.pid === first));

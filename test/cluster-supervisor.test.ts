@@ -22,28 +22,28 @@ test('a killed worker is respawned', async () => {
   const [victim] = primary.livePids();
   process.kill(victim, 'SIGKILL');
   await primary.waitFor((l) => l.msg === 'worker died' && l.pid === victim);
-  await eventually(() => primary.livePids().size === 2 && !primary.livePids().has(victim), 20_000, 'a replacement');
+  await eventually(() => primary.livePids().size === 2 && !primary.livePids().has(victim), 60_000, 'a replacement');
   assert.equal((await getJson(`${base}/`)).status, 200);
 });
 
 test('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
   primary.signal('SIGTTIN');
-  await eventually(liveCount(3), 20_000, 'three workers');
+  await eventually(liveCount(3), 60_000, 'three workers');
   primary.signal('SIGTTOU');
-  await eventually(liveCount(2), 20_000, 'two workers');
+  await eventually(liveCount(2), 60_000, 'two workers');
 });
 
 test('SIGHUP replaces every worker under keep-alive load without a failed request', async () => {
   const before = primary.livePids();
   const load = keepAliveLoad(`${base}/`, 8);
-  await eventually(() => load.result.ok > 200, 20_000, 'load to run');
+  await eventually(() => load.result.ok > 200, 60_000, 'load to run');
   const reloaded = primary.lines.filter((l) => l.msg === 'reload complete').length;
   primary.signal('SIGHUP');
-  await eventually(() => primary.lines.filter((l) => l.msg === 'reload complete').length > reloaded, 30_000, 'reload');
+  await eventually(() => primary.lines.filter((l) => l.msg === 'reload complete').length > reloaded, 60_000, 'reload');
   // Keep the load on while the old workers drain and exit.
-  await eventually(() => [...before].every((pid) => primary.lines.some((l) => l.msg === 'worker exited' && l.pid === pid)), 20_000, 'old workers to exit');
+  await eventually(() => [...before].every((pid) => primary.lines.some((l) => l.msg === 'worker exited' && l.pid === pid)), 60_000, 'old workers to exit');
   const okAtExit = load.result.ok;
-  await eventually(() => load.result.ok > okAtExit + 100, 20_000, 'load after reload');
+  await eventually(() => load.result.ok > okAtExit + 100, 60_000, 'load after reload');
   const result = await load.stop();
   assert.deepEqual(result.errors.slice(0, 5), []);
   assert.equal(result.failed, 0);
@@ -62,7 +62,7 @@ test('a worker whose event loop is blocked past WORKER_TIMEOUT is replaced', asy
   const died = await primary.waitFor((l) => l.msg === 'worker timeout: event loop blocked, killing it');
   await primary.waitFor((l) => l.msg === 'worker died' && l.pid === died.pid);
   await blocked;
-  await eventually(() => primary.livePids().size === 2 && !primary.livePids().has(died.pid!), 20_000, 'a replacement');
+  await eventually(() => primary.livePids().size === 2 && !primary.livePids().has(died.pid!), 60_000, 'a replacement');
 });
 
 test('a worker gathers data from all its siblings', async () => {

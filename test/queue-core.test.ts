@@ -27,7 +27,7 @@ async function stopWorkers(): Promise<void> {
 }
 
 const statusOf = async (id: string) => (await queue.getJob(id))?.status ?? 'not_found';
-const settled = (id: string) => until(async () => ['complete', 'failed', 'aborted'].includes(await statusOf(id)), 10_000, `job ${id} to end`);
+const settled = (id: string) => until(async () => ['complete', 'failed', 'aborted'].includes(await statusOf(id)), 30_000, `job ${id} to end`);
 
 before(async () => {
   server = await startTestRedis();
@@ -99,7 +99,7 @@ test('a job failing every try ends failed with a dead letter, and replay runs it
 
   assert.equal(await queue.replayDead(10), 1);
   assert.equal((await queue.stats()).dead, 0);
-  await until(async () => (await redis.lLen(`runs:${job.id}`)) === 6, 10_000, 'three more tries');
+  await until(async () => (await redis.lLen(`runs:${job.id}`)) === 6, 30_000, 'three more tries');
   await settled(job.id);
   assert.equal(await statusOf(job.id), 'failed');
 });
@@ -184,7 +184,7 @@ test('with Redis down, enqueue fails fast with 503 instead of waiting', async ()
     assert.ok(Date.now() - started < 2000, 'no waiting for a reconnect');
   } finally {
     await server.restart();
-    await until(() => redis.isReady, 10_000, 'reconnect');
+    await until(() => redis.isReady, 30_000, 'reconnect');
   }
   server.pause();
   try {

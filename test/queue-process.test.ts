@@ -23,7 +23,7 @@ async function spawn(id: string, env: Record<string, string> = {}): Promise<Work
 
 const record = (id: string) => queue.getJob(id);
 const runs = (id: string) => redis.lRange(`runs:${id}`, 0, -1);
-const ended = (id: string, timeoutMs = 30_000) =>
+const ended = (id: string, timeoutMs = 90_000) =>
   until(async () => ['complete', 'failed', 'aborted'].includes((await record(id))?.status ?? ''), timeoutMs, `job ${id} to end`);
 
 before(async () => {
@@ -46,7 +46,7 @@ after(async () => {
 test('kill -9 mid-job: another worker re-runs it after the lease, and it completes exactly once', async () => {
   const [a] = await Promise.all([spawn('A'), spawn('B')]);
   const job = await queue.enqueue(nap, { ms: 50, firstMs: 60_000 });
-  await until(async () => (await runs(job.id)).length >= 1, 30_000, 'a worker to start the job');
+  await until(async () => (await runs(job.id)).length >= 1, 60_000, 'a worker to start the job');
   const [owner] = await runs(job.id);
   const victim = owner.startsWith('A') ? a : procs[1];
   victim.child.kill('SIGKILL');
@@ -63,7 +63,7 @@ test('kill -9 mid-job: another worker re-runs it after the lease, and it complet
 test('a stalled worker (SIGSTOP) loses its job to another; its late completion is rejected', async () => {
   const a = await spawn('A', { JOB_LEASE_MS: '400' });
   const job = await queue.enqueue(nap, { ms: 700, ignoreSignal: true });
-  await until(async () => (await runs(job.id)).length === 1, 30_000, 'A to start');
+  await until(async () => (await runs(job.id)).length === 1, 60_000, 'A to start');
   a.child.kill('SIGSTOP');
   await spawn('B', { JOB_LEASE_MS: '400' });
   await ended(job.id);
@@ -71,7 +71,7 @@ test('a stalled worker (SIGSTOP) loses its job to another; its late completion i
   assert.deepEqual({ status: done?.status, result: done?.result }, { status: 'complete', result: { worker: 'B', attempt: 2 } });
   a.child.kill('SIGCONT'); // the zombie finishes its attempt 1 now and tries to complete it
   // Its heartbeat finds the lease lost, or its completion is refused: either way it writes nothing.
-  await until(() => /stale attempt ignored|attempt abandoned/.test(a.output()), 30_000, 'the zombie to stand down');
+  await until(() => /stale attempt ignored|attempt abandoned/.test(a.output()), 60_000, 'the zombie to stand down');
   const after = await record(job.id);
   assert.deepEqual(after?.result, { worker: 'B', attempt: 2 });
   assert.equal((await queue.stats()).processed, 1, 'exactly one completion recorded');
@@ -91,7 +91,7 @@ test('SIGTERM with jobs in flight: short ones finish, long ones are re-queued at
   const a = await spawn('A', { WORKER_GRACE_MS: '300', JOB_LEASE_MS: '30000' });
   const short = await Promise.all(Array.from({ length: 5 }, () => queue.enqueue(nap, { ms: 100 })));
   const long = await Promise.all(Array.from({ length: 5 }, () => queue.enqueue(nap, { ms: 1500 })));
-  await until(async () => (await Promise.all(long.map((j) => runs(j.id)))).every((r) => r.length === 1), 30_000, 'A to start all');
+  await until(async () => (await Promise.all(long.map((j) => runs(j.id)))).every((r) => r.length === 1), 60_000, 'A to start all');
   a.child.kill('SIGTERM');
   assert.deepEqual(await a.exited, { code: 0, signal: null });
   for (const j of short) assert.equal((await record(j.id))?.status, 'complete');
@@ -113,7 +113,7 @@ test('Redis restarted while a worker waits: the worker reconnects and resumes wi
   await server.kill();
   await new Promise((r) => setTimeout(r, 300));
   await server.restart(); // no persistence: the stream and group are gone too
-  await until(() => redis.isReady, 30_000, 'reconnect');
+  await until(() => redis.isReady, 60_000, 'reconnect');
   const second = await queue.enqueue(echo, { value: 'after' });
   await ended(second.id);
   assert.equal((await record(second.id))?.status, 'complete');
@@ -123,7 +123,7 @@ test('Redis restarted while a worker waits: the worker reconnects and resumes wi
 test('a cron tick with two workers runs once', async () => {
   await spawn('A', { TEST_CRON: '* * * * * *' });
   await spawn('B', { TEST_CRON: '* * * * * *' });
-  await until(async () => (await redis.lLen('ticks')) >= 3, 30_000, 'three ticks');
+  await until(async () => (await redis.lLen('ticks')) >= 3, 60_000, 'three ticks');
   const ticks = await redis.lRange('ticks', 0, -1);
   assert.equal(new Set(ticks).size, ticks.length, `no tick ran twice: ${ticks.join(', ')}`);
 });
@@ -148,7 +148,7 @@ test('CLI: check follows worker heartbeats; stats, inspect and replay-dead opera
   assert.equal(missing.code, 1);
   const replay = await runCli(server.url, ['replay-dead', '--limit', '5']);
   assert.match(replay.stdout, /replayed 1 dead job/);
-  await until(async () => (await runs(job.id)).length === 6, 30_000, 'replayed tries');
+  await until(async () => (await runs(job.id)).length === 6, 60_000, 'replayed tries');
 
   a.child.kill('SIGTERM');
   await a.exited;
