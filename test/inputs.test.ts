@@ -4,6 +4,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { createLogger } from '../src/log.ts';
+import { ProblemSchema, problem } from '../src/errors.ts';
 import { createApp, HttpError } from '../src/router/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
 
@@ -43,6 +44,7 @@ before(async () => {
     ctx.stream(200, (async function* () {
       for (let i = 1; i <= 3; i++) yield `${i}\n`;
     })(), { 'content-type': 'text/plain; charset=utf-8' }));
+  app.get('/gone', { response: { 200: Type.Object({}), 410: ProblemSchema } }, (ctx) => ctx.reply(410, problem(410, 'GONE', 'It left.')));
   app.get('/teapot', {}, () => {
     throw new HttpError(418, 'TEAPOT', 'I am a teapot.');
   });
@@ -199,6 +201,13 @@ describe('responses and errors', () => {
     assert.equal(res.status, 500);
     assert.equal(res.json().code, 'INTERNAL');
     assert.ok(lines.some((l) => l.includes('response does not match its schema') && l.includes('/wrong-shape')));
+  });
+
+  test('a declared problem schema answered with ctx.reply is sent as application/problem+json', async () => {
+    const res = await client.get('/gone');
+    assert.equal(res.status, 410);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.equal(res.json().code, 'GONE');
   });
 
   test('a thrown HttpError becomes its problem+json', async () => {

@@ -26,6 +26,13 @@ const SECURITY_CSP = "default-src 'none'; frame-ancestors 'none'";
 const EMPTY: Record<string, never> = Object.freeze({}) as Record<string, never>;
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** The handler's headers plus the plan's content type (a handler's own `content-type` wins). */
+function withContentType(contentType: string, extra: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': contentType };
+  for (const name in extra) headers[name] = extra[name];
+  return headers;
+}
+
 class Exchange implements RequestContext {
   params: unknown = EMPTY;
   query: unknown = EMPTY;
@@ -158,7 +165,7 @@ export function createRequestHandler({ app, cors, state }: RequestHandlerOptions
     const value = explicit ? result.body : result;
     const extra = explicit && result.headers !== undefined ? result.headers : NO_HEADERS;
     if (plan.empty) return { status: plan.status, headers: extra, body: null };
-    const headers = extra === NO_HEADERS ? plan.headers : { 'content-type': plan.contentType, ...extra };
+    const headers = extra === NO_HEADERS ? plan.headers : withContentType(plan.contentType, extra);
     if (isStream(value)) return { status: plan.status, headers, body: value };
     if (plan.serialize === null) return { status: plan.status, headers, body: typeof value === 'string' || Buffer.isBuffer(value) ? value : String(value) };
     if (plan.check !== null) {

@@ -1,7 +1,7 @@
 // Compiles a declared route once, at start-up: input parsers, dependency list, and one response plan per
 // declared status (content type, schema-filtered serializer, response check). Nothing here runs per request.
 import type { TObject, TSchema } from '@sinclair/typebox';
-import type { FieldError } from '../errors.ts';
+import { PROBLEM_CONTENT_TYPE, ProblemSchema, ValidationProblemSchema, type FieldError } from '../errors.ts';
 import { compileCheck, compileJsonInput, compileSerializer, compileStringInput, type Serializer } from '../schema/index.ts';
 import type { Dependency } from './dependency.ts';
 import type { DeclaredRoute } from './router.ts';
@@ -89,7 +89,9 @@ function isResponseSpec(value: TSchema | ResponseSpec): value is ResponseSpec {
 
 function plan(status: number, declared: TSchema | ResponseSpec, validate: boolean): ResponsePlan {
   const spec: ResponseSpec = isResponseSpec(declared) ? declared : { schema: declared };
-  const contentType = spec.contentType ?? JSON_CONTENT_TYPE;
+  // A declared problem schema is sent the way a thrown HttpError is: as application/problem+json.
+  const problemSchema = spec.schema === ProblemSchema || spec.schema === ValidationProblemSchema;
+  const contentType = spec.contentType ?? (problemSchema ? PROBLEM_CONTENT_TYPE : JSON_CONTENT_TYPE);
   const json = contentType === JSON_CONTENT_TYPE || contentType.endsWith('+json');
   const schema = spec.schema;
   const empty = status === 204 || status === 304 || (schema === undefined && spec.contentType === undefined);
