@@ -6,12 +6,14 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
 import { cacheCollector, cacheFromConfig } from './cache/index.ts';
-import { joinSupervisor, listenTarget, startSupervisor, systemdNotifier, takeListenFd, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
+import { joinSupervisor, listenTarget, runSupervisor, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { countInFlight, createServerMetrics, instrumentApp, type ServerMetrics } from './metrics/index.ts';
+import { countInFlight, createServerMetrics, instrumentApp, queueFamilies, type ServerMetrics } from './metrics/index.ts';
+import { createQueue } from './queue/index.ts';
 import { NoRedisError, closeRedis, createRedis, ensureRedis, pingRedis } from './redis/index.ts';
+import { queueWorkerGroup } from './worker.ts';
 
 export interface RunningApi {
   server: SkiffServer;
@@ -30,6 +32,9 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
   const metrics = createServerMetrics(() => link.gather());
   const cache = cacheFromConfig(config, cacheRedis, log);
   metrics.perProcess.collect(cacheCollector(cache));
+  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: [], commandTimeoutMs: config.redisCommandTimeoutMs });
+  // Redis down: the scrape still answers, without the queue figures.
+  metrics.perCluster.collect(() => queue.stats().then((s) => queueFamilies([s]), () => []));
   const app = buildApp({
     config,
     log,
@@ -84,16 +89,8 @@ async function runPrimary(config: Config, withQueueWorkers: boolean): Promise<nu
     maxRequests: c.maxRequests,
     maxRequestsJitter: c.maxRequestsJitter,
   }];
-  if (withQueueWorkers) groups.push({ name: 'worker', exec: fileURLToPath(new URL('./worker.ts', import.meta.url)), count: c.workerConcurrency, env });
-  const supervisor = startSupervisor({
-    groups,
-    log,
-    gracefulTimeoutMs: c.gracefulTimeoutMs,
-    workerTimeoutMs: c.workerTimeoutMs,
-    listenFd: takeListenFd(),
-    notify: systemdNotifier(log),
-  });
-  const code = await supervisor.done;
+  if (withQueueWorkers) groups.push(queueWorkerGroup(c, env));
+  const code = await runSupervisor(groups, c, log);
   await redisHost.stop();
   return code;
 }

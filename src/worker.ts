@@ -1,10 +1,11 @@
-// The worker process entry (`npm run worker`): one queue worker on its own Redis connections, stopped
-// gracefully on SIGTERM/SIGINT (exit 0). The cluster supervisor starts several through `startWorkerProcess`.
+// The worker entry (`npm run worker`, skiff-worker.service): a cluster supervisor over WORKER_CONCURRENCY
+// processes of this module, each one queue worker on its own Redis connections, stopped gracefully (exit 0).
+import cluster from 'node:cluster';
 import { hostname } from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { loadConfigOrExit, type Config } from './config.ts';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadConfigOrExit, type ClusterConfig, type Config } from './config.ts';
 import { appJobs } from './app/exports.ts';
-import { joinSupervisor } from './cluster/index.ts';
+import { joinSupervisor, runSupervisor, type WorkerGroup } from './cluster/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { closeRedis, createRedis } from './redis/index.ts';
 import { createQueue, startWorker, type CronEntry, type JobDefinition, type Worker } from './queue/index.ts';
@@ -66,6 +67,17 @@ export function runWorkerProcess(options: WorkerProcessOptions = {}): WorkerProc
   return handle;
 }
 
+/** WORKER_CONCURRENCY processes of this module, for the cluster supervisor. */
+export function queueWorkerGroup(settings: ClusterConfig, env: Record<string, string> = {}): WorkerGroup {
+  return { name: 'worker', exec: fileURLToPath(import.meta.url), count: settings.workerConcurrency, env };
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runWorkerProcess();
+  if (cluster.isWorker) runWorkerProcess();
+  else {
+    // `npm run worker` and skiff-worker.service: a supervisor over WORKER_CONCURRENCY worker processes.
+    const config = loadConfigOrExit();
+    const log = createLogger(config.logLevel, { role: 'supervisor' });
+    process.exit(await runSupervisor([queueWorkerGroup(config.cluster)], config.cluster, log));
+  }
 }

@@ -11,7 +11,7 @@ let base: string;
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  primary = startPrimary({ env: { PORT: String(port), WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '5', WORKER_TIMEOUT: '1', TEST_MIN_UPTIME_MS: '0' } });
+  primary = startPrimary({ env: { PORT: String(port), WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '5', WORKER_TIMEOUT: '4', TEST_MIN_UPTIME_MS: '0' } });
   await primary.waitFor((l) => l.msg === 'all workers ready');
 });
 after(() => primary.kill());
@@ -58,7 +58,7 @@ test('SIGHUP replaces every worker under keep-alive load without a failed reques
 
 test('a worker whose event loop is blocked past WORKER_TIMEOUT is replaced', async () => {
   // The blocking request never gets an answer: its worker is killed while blocked.
-  const blocked = getJson(`${base}/block?ms=6000`).catch(() => null);
+  const blocked = getJson(`${base}/block?ms=15000`).catch(() => null);
   const died = await primary.waitFor((l) => l.msg === 'worker timeout: event loop blocked, killing it');
   await primary.waitFor((l) => l.msg === 'worker died' && l.pid === died.pid);
   await blocked;

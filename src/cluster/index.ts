@@ -1,6 +1,10 @@
 // Public face of cluster mode: the supervisor (primary side), the worker link (worker side), the HTTP drain
 // order for zero failed requests, and the systemd conventions (socket activation, readiness).
+import type { ClusterConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
 import { WORKER_ENV } from './protocol.ts';
+import { startSupervisor, type WorkerGroup } from './supervisor.ts';
+import { systemdNotifier, takeListenFd } from './systemd.ts';
 
 export { startSupervisor, type Supervisor, type SupervisorOptions, type WorkerGroup } from './supervisor.ts';
 export { joinSupervisor, type WorkerLink, type JoinOptions } from './worker.ts';
@@ -13,4 +17,19 @@ export type ListenTarget = { fd: number } | { host: string; port: number };
 export function listenTarget(host: string, port: number, env: NodeJS.ProcessEnv = process.env): ListenTarget {
   const fd = env[WORKER_ENV.listenFd];
   return fd ? { fd: Number(fd) } : { host, port };
+}
+
+/**
+ * For entry points: supervises `groups` with the timeouts from the environment, taking a socket systemd passed
+ * and reporting readiness to systemd; resolves with the exit code once stopped.
+ */
+export function runSupervisor(groups: WorkerGroup[], settings: ClusterConfig, log: Logger): Promise<number> {
+  return startSupervisor({
+    groups,
+    log,
+    gracefulTimeoutMs: settings.gracefulTimeoutMs,
+    workerTimeoutMs: settings.workerTimeoutMs,
+    listenFd: takeListenFd(),
+    notify: systemdNotifier(log),
+  }).done;
 }

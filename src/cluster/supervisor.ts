@@ -303,8 +303,14 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
   }
 
   /** Kills workers whose event loop stopped answering, and workers that never became ready. */
+  const watchInterval = Math.min(1000, heartbeatMs);
+  let lastWatch = Date.now();
   const watchdog = setInterval(() => {
     const now = Date.now();
+    const late = now - lastWatch > 2 * watchInterval;
+    lastWatch = now;
+    // When this process was starved itself, heartbeats may be waiting unread in the channel: judge next round.
+    if (late) return;
     for (const m of members.values()) {
       const silentFor = now - m.lastBeat;
       if (m.state === 'ready' && silentFor > workerTimeoutMs) {
@@ -315,7 +321,7 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
         m.worker.process.kill('SIGKILL');
       }
     }
-  }, Math.min(1000, heartbeatMs));
+  }, watchInterval);
 
   function status(): string {
     return groups.map((g) => `${g.spec.name}: ${live(g).length} workers`).join(', ');

@@ -11,6 +11,7 @@ import { processCollector } from './process.ts';
 export { Registry, mergeFamilies, renderPrometheus, PROMETHEUS_CONTENT_TYPE, DEFAULT_BUCKETS, type MetricFamily, type Sample, type Collector, type Counter, type Gauge, type Histogram } from './registry.ts';
 export { instrumentApp, countInFlight } from './http.ts';
 export { processCollector } from './process.ts';
+export { queueFamilies } from './subsystems.ts';
 
 export interface ServerMetrics {
   /** Kept by every HTTP worker; a scrape sums them over all workers. */

@@ -28,6 +28,7 @@ export interface RunningPrimary {
 export interface PrimaryOptions {
   env: Record<string, string>;
   script?: string;
+  args?: string[];
   /** Extra stdio entries from fd 3 on (e.g. a listening socket's fd). */
   extraFds?: number[];
   /** A shell prefix run before exec, e.g. `LISTEN_PID=$$`. */
@@ -42,7 +43,7 @@ export function startPrimary(options: PrimaryOptions): RunningPrimary {
   const stdio: ('ignore' | 'pipe' | 'inherit' | number)[] = ['ignore', 'pipe', options.quietStderr ? 'ignore' : 'inherit', ...(options.extraFds ?? [])];
   const child = options.shellPrefix
     ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" --import tsx "$1"`, process.execPath, script], { env, stdio, detached: true })
-    : spawn(process.execPath, ['--import', 'tsx', script], { env, stdio, detached: true });
+    : spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], { env, stdio, detached: true });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let buffered = '';
