@@ -65,8 +65,9 @@ export function joinSupervisor(options: JoinOptions, env: NodeJS.ProcessEnv = pr
       else if (message.skiff === 'collect') void collect().then((data) => send({ skiff: 'collected', id: message.id, data }));
       else if (message.skiff === 'gathered') pending.get(message.id)?.(message.data);
     });
-    // Ctrl-C reaches the whole process group; the supervisor orders the drain.
-    process.on('SIGINT', () => {});
+    // Ctrl-C (and a closing terminal) reaches the whole process group, `systemctl kill` the whole unit: the
+    // supervisor orders drains and reloads, so these must neither stop nor suspend a worker.
+    for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
   } else {
     process.on('SIGINT', () => void stop());
   }
