@@ -35,7 +35,7 @@ test('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
 
 test('SIGHUP replaces every worker under keep-alive load without a failed request', async () => {
   const before = primary.livePids();
-  const load = keepAliveLoad(`${base}/`, 8);
+  const load = keepAliveLoad(`${base}/`, 4);
   await eventually(() => load.result.ok > 200, 60_000, 'load to run');
   const reloaded = primary.lines.filter((l) => l.msg === 'reload complete').length;
   primary.signal('SIGHUP');

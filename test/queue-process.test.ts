@@ -44,7 +44,9 @@ after(async () => {
 });
 
 test('kill -9 mid-job: another worker re-runs it after the lease, and it completes exactly once', async () => {
-  const [a] = await Promise.all([spawn('A'), spawn('B')]);
+  // A lease long enough that a live worker's heartbeat never slips past it on a loaded machine.
+  const slow = { JOB_LEASE_MS: '2000' };
+  const [a] = await Promise.all([spawn('A', slow), spawn('B', slow)]);
   const job = await queue.enqueue(nap, { ms: 50, firstMs: 60_000 });
   await until(async () => (await runs(job.id)).length >= 1, 60_000, 'a worker to start the job');
   const [owner] = await runs(job.id);
