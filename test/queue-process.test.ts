@@ -46,11 +46,12 @@ after(async () => {
 test('kill -9 mid-job: another worker re-runs it after the lease, and it completes exactly once', async () => {
   // A lease long enough that a live worker's heartbeat never slips past it on a loaded machine.
   const slow = { JOB_LEASE_MS: '2000' };
-  const [a] = await Promise.all([spawn('A', slow), spawn('B', slow)]);
+  const [a, b] = await Promise.all([spawn('A', slow), spawn('B', slow)]);
   const job = await queue.enqueue(nap, { ms: 50, firstMs: 60_000 });
   await until(async () => (await runs(job.id)).length >= 1, 60_000, 'a worker to start the job');
   const [owner] = await runs(job.id);
-  const victim = owner.startsWith('A') ? a : procs[1];
+  // By name, not by spawn order: procs lists workers in the order they became ready.
+  const victim = owner.startsWith('A') ? a : b;
   victim.child.kill('SIGKILL');
   await victim.exited;
   await ended(job.id);
