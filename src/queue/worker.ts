@@ -50,12 +50,65 @@ export class JobInterrupted extends Error {
 
 type Outcome = 'complete' | 'retry' | 'fail' | 'abort' | 'release';
 
-interface Attempt {
-  id: string;
-  entry: string;
-  attempt: number;
-  name: string;
-  controller: AbortController;
+/**
+ * One run of a job in this worker, and the handler's JobContext. The signal and the child logger are made on
+ * first use: most handlers touch neither, and per-job allocations bound the worker's throughput.
+ */
+class Attempt implements JobContext {
+  /** Set once the attempt ended, by its handler settling or by an interruption; whichever comes first wins. */
+  ended = false;
+  timer: NodeJS.Timeout | undefined;
+  #controller: AbortController | undefined;
+  #interruption: JobInterrupted | undefined;
+  #log: Logger | undefined;
+  readonly #parentLog: Logger;
+  readonly #report: (run: Attempt, value: number) => Promise<void>;
+
+  constructor(
+    readonly jobId: string,
+    readonly entry: string,
+    readonly attempt: number,
+    readonly name: string,
+    readonly def: JobDefinition | undefined,
+    readonly redis: Redis,
+    parentLog: Logger,
+    report: (run: Attempt, value: number) => Promise<void>,
+  ) {
+    this.#parentLog = parentLog;
+    this.#report = report;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#interruption !== undefined) this.#controller.abort(this.#interruption);
+    }
+    return this.#controller.signal;
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.#parentLog.child({ job: this.jobId, job_name: this.name, attempt: this.attempt }));
+  }
+
+  progress(value: number): Promise<void> {
+    return this.#report(this, value);
+  }
+
+  /** Ends the attempt as interrupted (false when it had already ended) and aborts the handler's signal. */
+  interrupt(reason: JobInterrupted): boolean {
+    if (!this.end()) return false;
+    this.#interruption = reason;
+    this.#controller?.abort(reason);
+    return true;
+  }
+
+  /** Marks the attempt ended; false when it already was. */
+  end(): boolean {
+    if (this.ended) return false;
+    this.ended = true;
+    clearTimeout(this.timer);
+    return true;
+  }
 }
 
 interface Settlement {
@@ -116,7 +169,8 @@ class QueueWorker implements Worker {
     this.#blocking = await this.#duplicate('blocking');
     this.#subscriber = await this.#duplicate('abort-listener');
     await this.#subscriber.subscribe(this.#queue.keys.abortChannel, (id: string) => {
-      this.#running.get(id)?.controller.abort(new JobInterrupted('abort', 'aborted by request'));
+      const run = this.#running.get(id);
+      if (run !== undefined) this.#interrupt(run, new JobInterrupted('abort', 'aborted by request'));
     });
     while (!this.#stopping) {
       try {
@@ -221,57 +275,74 @@ class QueueWorker implements Worker {
       this.#reserved -= read;
     }
     for (const [id, entry, name, payload, attempt] of started) {
-      this.#running.get(id)?.controller.abort(new JobInterrupted('lost', 'superseded by a newer attempt'));
-      const run: Attempt = { id, entry, attempt, name, controller: new AbortController() };
+      const superseded = this.#running.get(id);
+      if (superseded !== undefined) this.#interrupt(superseded, new JobInterrupted('lost', 'superseded by a newer attempt'));
+      const run = new Attempt(id, entry, attempt, name, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
       this.#running.set(id, run);
-      void this.#execute(run, payload);
+      this.#execute(run, payload);
     }
   }
 
-  async #execute(run: Attempt, payload: string): Promise<void> {
-    const def = this.#queue.jobs.get(run.name);
-    if (def === undefined) return this.#fail(run, `no handler for job "${run.name}" in this worker`, 1);
-    const { signal } = run.controller;
-    const timer = setTimeout(() => run.controller.abort(new JobInterrupted('timeout', `timed out after ${def.timeoutMs} ms`)), def.timeoutMs);
-    const interrupted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    interrupted.catch(() => {}); // an interruption after the handler settled changes nothing
-    const ctx: JobContext = {
-      jobId: run.id,
-      attempt: run.attempt,
-      signal,
-      progress: (value) => this.#progress(run, value),
-      log: this.#log.child({ job: run.id, job_name: run.name, attempt: run.attempt }),
-      redis: this.#redis,
-    };
+  /** Starts the handler; the attempt ends when it settles or when #interrupt ends it first. */
+  #execute(run: Attempt, payload: string): void {
+    const def = run.def;
+    if (def === undefined) {
+      run.end();
+      return this.#fail(run, `no handler for job "${run.name}" in this worker`);
+    }
+    run.timer = setTimeout(() => this.#interrupt(run, new JobInterrupted('timeout', `timed out after ${def.timeoutMs} ms`)), def.timeoutMs);
+    let pending: Promise<unknown>;
     try {
-      const result = await Promise.race([def.handler(JSON.parse(payload), ctx), interrupted]);
-      this.#settle({ run, outcome: 'complete', value: JSON.stringify(result ?? null), retryAt: 0 });
+      pending = def.handler(JSON.parse(payload), run);
     } catch (err) {
-      const reason = signal.aborted ? (signal.reason as JobInterrupted) : null;
-      if (reason?.kind === 'lost') {
-        this.#log.warn('attempt abandoned: its lease was lost', { job: run.id, attempt: run.attempt });
-        this.#forget(run);
-      }
-      else if (reason?.kind === 'abort') this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
-      else if (reason?.kind === 'shutdown') this.#settle({ run, outcome: 'release', value: '', retryAt: 0 });
-      else this.#fail(run, err instanceof Error ? err.message : String(err), def.maxTries, def);
-    } finally {
-      clearTimeout(timer);
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (result) => {
+        if (!run.end()) return;
+        let value: string;
+        try {
+          value = JSON.stringify(result ?? null);
+        } catch (err) {
+          return this.#fail(run, `result is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        this.#settle({ run, outcome: 'complete', value, retryAt: 0 });
+      },
+      (err: unknown) => {
+        if (run.end()) this.#fail(run, err instanceof Error ? err.message : String(err));
+      },
+    );
+  }
+
+  /** Ends a running attempt from outside its handler: timeout, abort request, shutdown, or a lost lease. */
+  #interrupt(run: Attempt, reason: JobInterrupted): void {
+    if (!run.interrupt(reason)) return;
+    switch (reason.kind) {
+      case 'lost':
+        this.#log.warn('attempt abandoned: its lease was lost', { job: run.jobId, attempt: run.attempt });
+        return this.#forget(run);
+      case 'abort':
+        return this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
+      case 'shutdown':
+        return this.#settle({ run, outcome: 'release', value: '', retryAt: 0 });
+      case 'timeout':
+        return this.#fail(run, reason.message);
     }
   }
 
-  #fail(run: Attempt, message: string, maxTries: number, def?: JobDefinition): void {
-    if (def !== undefined && run.attempt < maxTries) {
+  #fail(run: Attempt, message: string): void {
+    const def = run.def;
+    if (def !== undefined && run.attempt < def.maxTries) {
       this.#settle({ run, outcome: 'retry', value: message, retryAt: Date.now() + backoffDelay(def.backoff, run.attempt) });
     } else {
       this.#settle({ run, outcome: 'fail', value: message, retryAt: 0 });
     }
   }
 
-  async #progress(run: Attempt, value: number): Promise<void> {
+  readonly #report = async (run: Attempt, value: number): Promise<void> => {
     if (!Number.isFinite(value)) throw new TypeError('progress must be a finite number');
-    await runScript(this.#redis, SCRIPTS.reportProgress, [this.#queue.keys.job(run.id)], [String(run.attempt), String(value)]);
-  }
+    await runScript(this.#redis, SCRIPTS.reportProgress, [this.#queue.keys.job(run.jobId)], [String(run.attempt), String(value)]);
+  };
 
   #settle(s: Settlement): void {
     this.#pending.push(s);
@@ -288,7 +359,7 @@ class QueueWorker implements Worker {
     if (batch.length === 0) return;
     const k = this.#queue.keys;
     const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
-    for (const s of batch) args.push(s.run.id, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
+    for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
     // Refill the slots this batch frees in the same round trip (both calls leave in one write).
     if (!this.#stopping) {
@@ -299,7 +370,7 @@ class QueueWorker implements Worker {
       const applied = await settled;
       this.#recovered();
       for (let i = 0; i < batch.length; i++) {
-        if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.id, attempt: batch[i].run.attempt });
+        if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.jobId, attempt: batch[i].run.attempt });
         this.#forget(batch[i].run);
       }
     } catch (err) {
@@ -313,7 +384,7 @@ class QueueWorker implements Worker {
   }
 
   #forget(run: Attempt): void {
-    if (this.#running.get(run.id) === run) this.#running.delete(run.id);
+    if (this.#running.get(run.jobId) === run) this.#running.delete(run.jobId);
     this.#wake();
   }
 
@@ -322,14 +393,11 @@ class QueueWorker implements Worker {
     const now = Date.now();
     const runs = [...this.#running.values()];
     const args = [k.group, this.consumer, k.jobPrefix, String(now), String(now + this.#leaseMs)];
-    for (const run of runs) args.push(run.id, run.entry, String(run.attempt));
+    for (const run of runs) args.push(run.jobId, run.entry, String(run.attempt));
     const states = await runScript<number[]>(this.#redis, SCRIPTS.heartbeat, [k.stream, k.workers], args);
     for (let i = 0; i < runs.length; i++) {
-      if (states[i] === 1 && !this.#pending.some((s) => s.run === runs[i])) {
-        runs[i].controller.abort(new JobInterrupted('lost', 'lease lost: the job was reclaimed or ended elsewhere'));
-      } else if (states[i] === 2) {
-        runs[i].controller.abort(new JobInterrupted('abort', 'aborted by request'));
-      }
+      if (states[i] === 1) this.#interrupt(runs[i], new JobInterrupted('lost', 'lease lost: the job was reclaimed or ended elsewhere'));
+      else if (states[i] === 2) this.#interrupt(runs[i], new JobInterrupted('abort', 'aborted by request'));
     }
   }
 
@@ -382,7 +450,7 @@ class QueueWorker implements Worker {
     await Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
     const deadline = Date.now() + this.#graceMs;
     while (this.#running.size > 0 && Date.now() < deadline) await Promise.race([this.#changed(), sleep(deadline - Date.now())]);
-    for (const run of this.#running.values()) run.controller.abort(new JobInterrupted('shutdown', 'worker shutting down'));
+    for (const run of this.#running.values()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
     // Re-queued attempts are written before we go; give a Redis that is away a bounded chance to come back.
     const flushDeadline = Date.now() + 5000;
     while (this.#running.size > 0 && Date.now() < flushDeadline) await Promise.race([this.#changed(), sleep(100)]);

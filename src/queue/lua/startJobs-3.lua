@@ -21,7 +21,7 @@ local started = {}
 for i = 1, #todo, 2 do
   local entry, id = todo[i], todo[i + 1]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s')
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s', 'rev')
   local status = job[1]
   if (status == 'queued' or status == 'in_progress') and job[6] == entry then
     local attempt = tonumber(job[2]) + 1
@@ -42,8 +42,10 @@ for i = 1, #todo, 2 do
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
     else
-      redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', ARGV[4], 'worker', ARGV[3])
-      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' in_progress')
+      -- The revision is bumped in the same HSET (no HINCRBY): one write per start on the hot path.
+      local rev = (tonumber(job[9]) or 0) + 1
+      redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', ARGV[4], 'worker', ARGV[3], 'rev', rev)
+      redis.call('PUBLISH', key, rev .. ' in_progress')
       started[#started + 1] = {id, entry, job[4], job[5], attempt}
     end
   else
