@@ -142,6 +142,7 @@ test('idempotency: same key and payload → the same job; another payload → 40
   assert.equal(again.created, false);
   await assert.rejects(queue.enqueue(echo, { value: 'b' }, { idempotencyKey: 'k1' }), (err: HttpError) => err.status === 409 && err.code === 'CONFLICT');
   assert.equal(await redis.xLen(queue.keys.stream), 1);
+  assert.equal((await queue.stats()).queued, 1);
 });
 
 test('a payload that does not match the job schema is refused with 422 field errors', async () => {
@@ -163,6 +164,25 @@ test('10 000 jobs complete and the stream stays bounded (entries are deleted onc
   assert.equal(await redis.xLen(queue.keys.stream), 0);
   const pending = (await redis.sendCommand(['XPENDING', queue.keys.stream, 'workers'])) as [number];
   assert.equal(Number(pending[0]), 0);
+  const stats = await queue.stats();
+  assert.equal(stats.queued, 0);
+  assert.equal(stats.inProgress, 0);
+});
+
+test('a worker prefetches short jobs only while busy: a long job never keeps the next one from an idle worker', async () => {
+  const busy = worker({ maxJobs: 1 });
+  await busy.ready;
+  // Quick jobs first: the worker learns its jobs are short, which is what makes it prefetch as it settles them.
+  await Promise.all(Array.from({ length: 20 }, async (_, i) => settled((await queue.enqueue(echo, { value: `warm${i}` })).id)));
+  const long = await queue.enqueue(nap, { ms: 2000 });
+  await until(async () => (await statusOf(long.id)) === 'in_progress');
+  const next = await queue.enqueue(nap, { ms: 10 });
+  const idle = worker({ maxJobs: 1 });
+  await idle.ready;
+  await settled(next.id);
+  assert.equal(await statusOf(long.id), 'in_progress', 'the next job did not wait for the long one');
+  assert.equal((await queue.getJob(next.id))?.worker, idle.consumer);
+  assert.equal((await queue.getJob(long.id))?.worker, busy.consumer);
 });
 
 test('cron expressions: fields, steps, ranges and the next tick', () => {

@@ -160,12 +160,15 @@ export class Queue {
       this.redis.sendCommand(['XINFO', 'GROUPS', k.stream]) as Promise<Record<string, unknown>[]>,
       this.redis.zCount(k.workers, Date.now(), '+inf'),
     ]));
-    const lastDelivered = String(groups.find((g) => g.name === k.group)?.['last-delivered-id'] ?? '0-0');
+    const group = groups.find((g) => g.name === k.group);
+    const lastDelivered = String(group?.['last-delivered-id'] ?? '0-0');
     const next = (await this.#bounded(this.redis.sendCommand(['XRANGE', k.stream, `(${lastDelivered}`, '+', 'COUNT', '1']))) as [string, string[]][];
     const inProgress = Number(pending[0]);
     return {
       queue: this.name,
-      queued: length - inProgress,
+      // Entries not yet delivered. Acknowledged entries wait for a trim, so the stream's length overcounts;
+      // the group's lag is exact unless an undelivered entry was deleted (then Redis reports no lag).
+      queued: typeof group?.lag === 'number' ? group.lag : Math.max(0, length - inProgress),
       inProgress,
       delayed,
       dead,

@@ -57,6 +57,8 @@ type Outcome = 'complete' | 'retry' | 'fail' | 'abort' | 'release';
 class Attempt implements JobContext {
   /** Set once the attempt ended, by its handler settling or by an interruption; whichever comes first wins. */
   ended = false;
+  /** performance.now() when its handler started; 0 while it waits in the worker's prefetch buffer. */
+  startedAt = 0;
   timer: NodeJS.Timeout | undefined;
   #controller: AbortController | undefined;
   #interruption: JobInterrupted | undefined;
@@ -69,6 +71,8 @@ class Attempt implements JobContext {
     readonly entry: string,
     readonly attempt: number,
     readonly name: string,
+    /** The payload JSON, until the handler starts. */
+    public payload: string,
     readonly def: JobDefinition | undefined,
     readonly redis: Redis,
     parentLog: Logger,
@@ -94,12 +98,10 @@ class Attempt implements JobContext {
     return this.#report(this, value);
   }
 
-  /** Ends the attempt as interrupted (false when it had already ended) and aborts the handler's signal. */
-  interrupt(reason: JobInterrupted): boolean {
-    if (!this.end()) return false;
+  /** Aborts the handler's signal (now, or when the handler first reads it). */
+  interrupt(reason: JobInterrupted): void {
     this.#interruption = reason;
     this.#controller?.abort(reason);
-    return true;
   }
 
   /** Marks the attempt ended; false when it already was. */
@@ -120,6 +122,9 @@ interface Settlement {
 
 type StreamEntry = [entryId: string, fields: string[]];
 
+/** Exponentially weighted moving average that starts at the first sample. */
+const movingAverage = (average: number, sample: number) => (average === 0 ? sample : average * 0.9 + sample * 0.1);
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 class QueueWorker implements Worker {
@@ -132,7 +137,15 @@ class QueueWorker implements Worker {
   readonly #leaseMs: number;
   readonly #graceMs: number;
   readonly #blockMs: number;
+  /** Attempts this worker owns: running, waiting in #prefetched, or ended and not yet written. */
   readonly #running = new Map<string, Attempt>();
+  /** Owned attempts whose handler has not started: they start as slots free, right after each settle is sent. */
+  #prefetched: Attempt[] = [];
+  /** Handlers running now (at most maxJobs). */
+  #active = 0;
+  /** Moving averages of a handler's run time and of a settle round trip (ms), which size the prefetch. */
+  #jobMs = 0;
+  #roundTripMs = 0;
   readonly #timers: NodeJS.Timeout[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #blocking: Redis | null = null;
@@ -162,7 +175,22 @@ class QueueWorker implements Worker {
   }
 
   running(): number {
-    return this.#running.size;
+    return this.#active;
+  }
+
+  /** Attempts running or waiting to run here (ended ones waiting for their settle are not counted). */
+  #owned(): number {
+    return this.#active + this.#prefetched.length;
+  }
+
+  /**
+   * How many attempts to own beyond maxJobs, so short jobs never wait a round trip for their successors: what
+   * maxJobs handlers finish during one settle round trip (Little's law), capped at maxJobs. Long jobs get none,
+   * so a busy worker never sits on jobs an idle one could run.
+   */
+  #capacity(): number {
+    if (this.#jobMs <= 0) return this.#maxJobs;
+    return this.#maxJobs + Math.min(this.#maxJobs, Math.floor((this.#maxJobs * this.#roundTripMs) / this.#jobMs));
   }
 
   async #start(options: WorkerOptions): Promise<void> {
@@ -233,8 +261,9 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     let failures = 0;
     while (!this.#stopping) {
-      const free = this.#maxJobs - this.#running.size - this.#reserved;
-      if (free <= 0) {
+      // Blocking reads pick up work for free handler slots; only a busy worker's refills prefetch (see #flush).
+      const free = this.#maxJobs - this.#owned() - this.#reserved;
+      if (free <= 0 || this.#reserved > 0) {
         await this.#changed();
         continue;
       }
@@ -267,27 +296,35 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     const args = [k.group, k.jobPrefix, this.consumer, String(Date.now()), String(DEAD_LETTER_MAX), String(read)];
     for (const [entry, fields] of entries) args.push(entry, fields[1]);
-    this.#reserved += read;
+    // Entries already read, and those to read, hold their slots until they are attempts.
+    const claimed = entries.length + read;
+    this.#reserved += claimed;
     let started: [string, string, string, string, number][];
     try {
       started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats], args);
     } finally {
-      this.#reserved -= read;
+      this.#reserved -= claimed;
+      if (this.#reserved === 0) this.#wake();
     }
     for (const [id, entry, name, payload, attempt] of started) {
       const superseded = this.#running.get(id);
       if (superseded !== undefined) this.#interrupt(superseded, new JobInterrupted('lost', 'superseded by a newer attempt'));
-      const run = new Attempt(id, entry, attempt, name, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
+      const run = new Attempt(id, entry, attempt, name, payload, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
       this.#running.set(id, run);
-      this.#execute(run, payload);
+      if (this.#active < this.#maxJobs && this.#prefetched.length === 0) this.#execute(run);
+      else this.#prefetched.push(run);
     }
   }
 
   /** Starts the handler; the attempt ends when it settles or when #interrupt ends it first. */
-  #execute(run: Attempt, payload: string): void {
+  #execute(run: Attempt): void {
     const def = run.def;
+    const payload = run.payload;
+    run.payload = '';
+    run.startedAt = performance.now();
+    this.#active++;
     if (def === undefined) {
-      run.end();
+      this.#end(run);
       return this.#fail(run, `no handler for job "${run.name}" in this worker`);
     }
     run.timer = setTimeout(() => this.#interrupt(run, new JobInterrupted('timeout', `timed out after ${def.timeoutMs} ms`)), def.timeoutMs);
@@ -299,7 +336,7 @@ class QueueWorker implements Worker {
     }
     pending.then(
       (result) => {
-        if (!run.end()) return;
+        if (!this.#end(run)) return;
         let value: string;
         try {
           value = JSON.stringify(result ?? null);
@@ -309,18 +346,20 @@ class QueueWorker implements Worker {
         this.#settle({ run, outcome: 'complete', value, retryAt: 0 });
       },
       (err: unknown) => {
-        if (run.end()) this.#fail(run, err instanceof Error ? err.message : String(err));
+        if (this.#end(run)) this.#fail(run, err instanceof Error ? err.message : String(err));
       },
     );
   }
 
   /** Ends a running attempt from outside its handler: timeout, abort request, shutdown, or a lost lease. */
   #interrupt(run: Attempt, reason: JobInterrupted): void {
-    if (!run.interrupt(reason)) return;
+    if (!this.#end(run)) return;
+    run.interrupt(reason);
     switch (reason.kind) {
       case 'lost':
         this.#log.warn('attempt abandoned: its lease was lost', { job: run.jobId, attempt: run.attempt });
-        return this.#forget(run);
+        this.#forget(run);
+        return this.#pump();
       case 'abort':
         return this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
       case 'shutdown':
@@ -328,6 +367,26 @@ class QueueWorker implements Worker {
       case 'timeout':
         return this.#fail(run, reason.message);
     }
+  }
+
+  /** Marks an attempt ended (false when it already was) and frees its handler slot. */
+  #end(run: Attempt): boolean {
+    if (!run.end()) return false;
+    if (run.startedAt > 0) {
+      this.#active--;
+      this.#jobMs = movingAverage(this.#jobMs, performance.now() - run.startedAt);
+    }
+    return true;
+  }
+
+  /** Starts prefetched attempts in the free handler slots. */
+  #pump(): void {
+    let i = 0;
+    while (this.#active < this.#maxJobs && i < this.#prefetched.length) {
+      const run = this.#prefetched[i++];
+      if (!run.ended) this.#execute(run);
+    }
+    if (i > 0) this.#prefetched = this.#prefetched.slice(i);
   }
 
   #fail(run: Attempt, message: string): void {
@@ -360,14 +419,18 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
     for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
+    const sentAt = performance.now();
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
-    // Refill the slots this batch frees in the same round trip (both calls leave in one write).
+    // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
+    // prefetched attempts while Redis works on both.
     if (!this.#stopping) {
-      const free = this.#maxJobs - (this.#running.size - batch.length) - this.#reserved - this.#blockingRead;
+      const free = this.#capacity() - this.#owned() - this.#reserved - this.#blockingRead;
       this.#begin([], free).catch((err: unknown) => this.#outage(err));
     }
+    this.#pump();
     try {
       const applied = await settled;
+      this.#roundTripMs = movingAverage(this.#roundTripMs, performance.now() - sentAt);
       this.#recovered();
       for (let i = 0; i < batch.length; i++) {
         if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.jobId, attempt: batch[i].run.attempt });
@@ -406,7 +469,7 @@ class QueueWorker implements Worker {
    * held by a blocking read: that read waits on an empty stream, and orphans must not wait behind it.
    */
   async #reclaim(): Promise<void> {
-    const free = this.#maxJobs - this.#running.size - this.#reserved;
+    const free = this.#maxJobs - this.#owned() - this.#reserved;
     if (free <= 0 || this.#stopping) return;
     const k = this.#queue.keys;
     const [, entries] = (await (this.#redis.sendCommand([
@@ -448,6 +511,7 @@ class QueueWorker implements Worker {
     this.#log.info('worker stopping', { running: this.#running.size, grace_ms: this.#graceMs });
     // The reader returns within one block; a hung Redis must not hold the stop for longer.
     await Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
+    for (const run of this.#prefetched) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
     const deadline = Date.now() + this.#graceMs;
     while (this.#running.size > 0 && Date.now() < deadline) await Promise.race([this.#changed(), sleep(deadline - Date.now())]);
     for (const run of this.#running.values()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
