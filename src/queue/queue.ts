@@ -58,12 +58,18 @@ const JOB_ID = new RegExp(JOB_ID_PATTERN);
 
 interface PendingAdd {
   job: string[];
+  /** performance.now() at enqueue: the call's time bound counts from here, waiting included. */
+  at: number;
   resolve: (reply: [number, JobStatus]) => void;
   reject: (err: unknown) => void;
 }
 
 /** Most enqueues sent in one script call, so one call never holds Redis for long. */
 const MAX_ADD_BATCH = 500;
+/** Enqueue script calls out at once; more enqueues gather for the next call. */
+const ADD_CALLS_IN_FLIGHT = 2;
+/** A burst this large that finds no call in flight is split in ADD_CALLS_IN_FLIGHT + 1 groups to start the rotation. */
+const SPLIT_AT = 16;
 
 export class Queue {
   readonly name: string;
@@ -71,8 +77,10 @@ export class Queue {
   readonly redis: Redis;
   readonly jobs = new Map<string, JobDefinition>();
   readonly #timeoutMs: number;
-  /** Enqueues waiting for this turn's script call. */
+  /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
+  #addCallsInFlight = 0;
+  #addFlushQueued = false;
 
   constructor(options: QueueOptions) {
     this.name = options.name ?? 'default';
@@ -102,19 +110,50 @@ export class Queue {
 
   #add(job: string[]): Promise<[number, JobStatus]> {
     return new Promise((resolve, reject) => {
-      this.#adds.push({ job, resolve, reject });
-      if (this.#adds.length === 1) setImmediate(() => this.#flushAdds());
+      this.#adds.push({ job, at: performance.now(), resolve, reject });
+      if (this.#addCallsInFlight < ADD_CALLS_IN_FLIGHT && !this.#addFlushQueued) {
+        this.#addFlushQueued = true;
+        setImmediate(() => this.#flushAdds(true));
+      }
     });
   }
 
-  #flushAdds(): void {
-    const batch = this.#adds.splice(0, MAX_ADD_BATCH);
-    if (this.#adds.length > 0) setImmediate(() => this.#flushAdds());
+  /**
+   * Group commit. While ADD_CALLS_IN_FLIGHT calls are out, enqueues gather for the next one; when one answers,
+   * the gathered group is sent before the answered callers resume. So Redis always has a group to work on while
+   * the producer handles another; one group at a time would leave each side idle while the other works.
+   */
+  #flushAdds(fresh: boolean): void {
+    this.#addFlushQueued = false;
+    if (this.#adds.length === 0 || this.#addCallsInFlight >= ADD_CALLS_IN_FLIGHT) return;
+    if (fresh && this.#addCallsInFlight === 0 && this.#adds.length >= SPLIT_AT) {
+      const group = Math.ceil(this.#adds.length / (ADD_CALLS_IN_FLIGHT + 1));
+      for (let i = 0; i < ADD_CALLS_IN_FLIGHT; i++) this.#sendAdds(this.#adds.splice(0, group));
+      return;
+    }
+    const send = this.#adds.splice(0, this.#adds.length);
+    for (let i = 0; i < send.length; i += MAX_ADD_BATCH) this.#sendAdds(send.slice(i, i + MAX_ADD_BATCH));
+  }
+
+  #sendAdds(batch: PendingAdd[]): void {
+    const left = this.#timeoutMs - (performance.now() - batch[0].at);
+    if (left <= 0) {
+      const err = HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.');
+      for (const add of batch) add.reject(err);
+      return;
+    }
     const args = [this.keys.jobPrefix, String(Date.now())];
     for (const add of batch) for (const arg of add.job) args.push(arg);
-    this.#call<(number | JobStatus)[]>(SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args).then(
-      (replies) => batch.forEach((add, i) => add.resolve([replies[2 * i] as number, replies[2 * i + 1] as JobStatus])),
-      (err: unknown) => batch.forEach((add) => add.reject(err)),
+    this.#addCallsInFlight++;
+    // Answers reach callers one turn later, after the next group's write (queued first) has left.
+    const answer = (deliver: () => void) => {
+      this.#addCallsInFlight--;
+      this.#flushAdds(false);
+      setImmediate(deliver);
+    };
+    this.#bounded(runScript<(number | JobStatus)[]>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), left).then(
+      (replies) => answer(() => batch.forEach((add, i) => add.resolve([replies[2 * i] as number, replies[2 * i + 1] as JobStatus]))),
+      (err: unknown) => answer(() => batch.forEach((add) => add.reject(err))),
     );
   }
 
@@ -189,9 +228,9 @@ export class Queue {
     return this.#bounded(runScript<T>(this.redis, script, keys, args));
   }
 
-  async #bounded<T>(pending: Promise<T>): Promise<T> {
+  async #bounded<T>(pending: Promise<T>, timeoutMs = this.#timeoutMs): Promise<T> {
     try {
-      return await withTimeout(pending, this.#timeoutMs);
+      return await withTimeout(pending, timeoutMs);
     } catch (err) {
       throw HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { cause: err });
     }

@@ -21,13 +21,18 @@ export function luaScript(name: string, source: string): LuaScript {
     name,
     sha,
     async run(client, keys, args, replies = 'text') {
-      const tail = [String(keys.length), ...keys, ...args.map((a) => (typeof a === 'number' ? String(a) : a))];
+      // One array, built once: the queue's batched calls carry hundreds of arguments.
+      const command: (string | Buffer)[] = ['EVALSHA', sha, String(keys.length)];
+      for (const key of keys) command.push(key);
+      for (const arg of args) command.push(typeof arg === 'number' ? String(arg) : arg);
       const options = replies === 'binary' ? BINARY_REPLIES : undefined;
       try {
-        return await client.sendCommand(['EVALSHA', sha, ...tail], options);
+        return await client.sendCommand(command, options);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-        return client.sendCommand(['EVAL', source, ...tail], options);
+        command[0] = 'EVAL';
+        command[1] = source;
+        return client.sendCommand(command, options);
       }
     },
   };
