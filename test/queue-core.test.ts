@@ -69,6 +69,13 @@ test('the lifecycle goes deferred → queued → in_progress → retrying → qu
   const seen: string[] = [];
   await listener.subscribe(queue.keys.job(id), (message: string) => seen.push(message.split(' ')[1]));
   await worker().ready;
+  // Nobody registered as a listener: the workers publish nothing.
+  const unheard = await queue.enqueue(flaky, { failures: 0 }, { idempotencyKey: key });
+  await settled(unheard.id);
+  await listener.ping(); // a message published before the job settled would have arrived before this answer
+  assert.deepEqual(seen, []);
+  await redis.del(queue.keys.job(id));
+  await redis.zAdd(queue.keys.listeners, { score: Date.now() + 60_000, value: 'this test' });
   const job = await queue.enqueue(flaky, { failures: 1 }, { idempotencyKey: key, delayMs: 150 });
   assert.equal(job.id, id);
   assert.equal(job.initialStatus, 'deferred');

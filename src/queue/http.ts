@@ -1,6 +1,7 @@
 // The job API, a router any app can mount: read a job (typed by its definition's result schema), follow it as
 // Server-Sent Events, abort it. Events come from the job's pub/sub channel with a re-read of its hash at each
 // heartbeat, so a listener that missed a message (Redis restarted) still sees the end.
+import { randomUUID } from 'node:crypto';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
@@ -56,11 +57,27 @@ export function jobView(job: JobRecord): Record<string, unknown> {
   return view;
 }
 
-/** Subscriptions to job channels over one shared connection, opened for the first listener, closed after the last. */
+/** How long this process's entry in the queue's listeners zset lasts; renewed at a third of that while in use. */
+const LISTENING_TTL_MS = 30_000;
+
+/**
+ * Subscriptions to job channels over one shared connection, opened for the first listener, closed after the
+ * last. While open, the process is registered in the queue's listeners zset, without which workers publish no
+ * job events.
+ */
 class JobChannels {
   #client: Redis | null = null;
   #listeners = 0;
+  #renewal: NodeJS.Timeout | undefined;
+  readonly #member = randomUUID();
   constructor(private readonly queue: Queue, private readonly timeoutMs: number) {}
+
+  /** Registers (or renews) this process as a listener, pruning registrations that lapsed. */
+  #register(): Promise<unknown> {
+    const { redis, keys } = this.queue;
+    const now = Date.now();
+    return redis.multi().zRemRangeByScore(keys.listeners, '-inf', now).zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }).exec();
+  }
 
   async listen(id: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     this.#listeners++;
@@ -70,6 +87,9 @@ class JobChannels {
         this.#client = this.queue.redis.duplicate() as unknown as Redis;
         this.#client.on('error', () => {}); // failures surface as 503 on subscribe, or as missed messages
         await withTimeout(this.#client.connect(), this.timeoutMs);
+        // Registered before the caller reads the job: every change after that read is published.
+        await withTimeout(this.#register(), this.timeoutMs);
+        this.#renewal = setInterval(() => void this.#register().catch(() => {}), LISTENING_TTL_MS / 3).unref();
       }
       await withTimeout(this.#client.subscribe(channel, onMessage), this.timeoutMs);
     } catch (err) {
@@ -87,6 +107,8 @@ class JobChannels {
     const client = this.#client;
     this.#client = null;
     client.destroy();
+    clearInterval(this.#renewal);
+    await this.queue.redis.zRem(this.queue.keys.listeners, this.#member).catch(() => {});
   }
 }
 

@@ -14,6 +14,11 @@ export interface QueueKeys {
   readonly stats: string;
   /** Sorted set of live workers, scored by when they count as gone (ms); `queue check` reads it. */
   readonly workers: string;
+  /**
+   * Sorted set of processes following job events, scored by when each registration lapses (ms). The hot scripts
+   * (start, settle) publish job events only while it has a live member: most jobs have no listener.
+   */
+  readonly listeners: string;
   /** Pub/sub channel on which abort requests for running jobs reach their workers (message: job id). */
   readonly abortChannel: string;
   /** Prefix of job hashes; a job's events are published on a channel named like its hash. */
@@ -35,6 +40,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dead: `${base}dead`,
     stats: `${base}stats`,
     workers: `${base}workers`,
+    listeners: `${base}listeners`,
     abortChannel: `${base}abort`,
     jobPrefix,
     job: (id) => jobPrefix + id,

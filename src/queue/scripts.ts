@@ -7,8 +7,8 @@ const dir = new URL('./lua/', import.meta.url);
 
 export const SCRIPTS = {
   addJobs: luaScriptFile(dir, 'addJobs-2.lua'),
-  startJobs: luaScriptFile(dir, 'startJobs-3.lua'),
-  settleJobs: luaScriptFile(dir, 'settleJobs-4.lua'),
+  startJobs: luaScriptFile(dir, 'startJobs-4.lua'),
+  settleJobs: luaScriptFile(dir, 'settleJobs-5.lua'),
   promoteDelayed: luaScriptFile(dir, 'promoteDelayed-2.lua'),
   heartbeat: luaScriptFile(dir, 'heartbeat-2.lua'),
   reportProgress: luaScriptFile(dir, 'reportProgress-1.lua'),

@@ -299,17 +299,19 @@ class QueueWorker implements Worker {
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
     this.#reserved += claimed;
-    let started: [string, string, string, string, number][];
+    let started: (string | number)[];
     try {
-      started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats], args);
+      started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], args);
     } finally {
       this.#reserved -= claimed;
       if (this.#reserved === 0) this.#wake();
     }
-    for (const [id, entry, name, payload, attempt] of started) {
+    for (let i = 0; i < started.length; i += 5) {
+      const id = started[i] as string;
+      const name = started[i + 2] as string;
       const superseded = this.#running.get(id);
       if (superseded !== undefined) this.#interrupt(superseded, new JobInterrupted('lost', 'superseded by a newer attempt'));
-      const run = new Attempt(id, entry, attempt, name, payload, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
+      const run = new Attempt(id, started[i + 1] as string, started[i + 4] as number, name, started[i + 3] as string, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
       this.#running.set(id, run);
       if (this.#active < this.#maxJobs && this.#prefetched.length === 0) this.#execute(run);
       else this.#prefetched.push(run);
@@ -420,7 +422,7 @@ class QueueWorker implements Worker {
     const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
     for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
     const sentAt = performance.now();
-    const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats], args);
+    const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats, k.listeners], args);
     // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
     // prefetched attempts while Redis works on both.
     if (!this.#stopping) {

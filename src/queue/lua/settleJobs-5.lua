@@ -3,13 +3,15 @@
   The ended entries are acknowledged in one XACK; instead of deleting each (XDEL costs more than the rest of a
   job's settle), the stream is trimmed up to its oldest entry still in the pending list: every entry before it
   was delivered (delivery follows stream order) and acknowledged, so no undelivered entry is ever trimmed.
-  KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] dead-letter stream   KEYS[4] stats hash
+  Job events are published only while someone follows them (a live member in the listeners zset).
+  KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] dead-letter stream   KEYS[4] stats hash   KEYS[5] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] now (ms)   ARGV[4] dead-letter max length
   ARGV[5..] sextuples: job id, entry id, attempt, outcome, value, retry at (ms)
     outcome complete: value = result JSON; retry: value = error, job waits in the delayed zset until retry at;
     fail: value = error, copy to the dead-letter stream; abort: value = reason; release (shutdown): back to
     the stream at once as a new entry, the interrupted attempt not counted.
   Returns 1 or 0 (stale attempt) per job. ]]
+local listened = redis.call('ZCOUNT', KEYS[5], ARGV[3], '+inf') > 0
 local applied, acked = {}, {}
 local counts = { processed = 0, failed = 0, retried = 0 }
 for i = 5, #ARGV, 6 do
@@ -49,7 +51,7 @@ for i = 5, #ARGV, 6 do
       redis.call('HSET', key, 'status', status, 'attempt', tonumber(attempt) - 1, 'entry', fresh, 'rev', rev)
     end
     acked[#acked + 1] = entry
-    redis.call('PUBLISH', key, rev .. ' ' .. status)
+    if listened then redis.call('PUBLISH', key, rev .. ' ' .. status) end
     applied[#applied + 1] = 1
   end
 end

@@ -2,10 +2,15 @@
   entries read here (so a worker refills its free slots in the same round trip that settles its last batch):
   each becomes a new attempt owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
   acknowledged and deleted; a reclaimed job past its tries fails into the dead-letter stream.
-  KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash
+  Job events are published only while someone follows them (a live member in the listeners zset).
+  KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash   KEYS[4] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker (consumer)   ARGV[4] now (ms)   ARGV[5] dead-letter max length
   ARGV[6] new entries to read (0: none)   ARGV[7..] pairs: entry id, job id
-  Returns {job id, entry id, name, payload, attempt} for each started job. ]]
+  Returns a flat list of quintuples, one per started job: job id, entry id, name, payload, attempt. ]]
+local listened = redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0
+local function publish(key, event)
+  if listened then redis.call('PUBLISH', key, event) end
+end
 local todo = {}
 for i = 7, #ARGV do todo[#todo + 1] = ARGV[i] end
 if tonumber(ARGV[6]) > 0 then
@@ -28,14 +33,14 @@ for i = 1, #todo, 2 do
     if job[7] then
       redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4])
       redis.call('EXPIRE', key, job[8])
-      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' aborted')
+      publish(key, redis.call('HINCRBY', key, 'rev', 1) .. ' aborted')
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
     elseif attempt > tonumber(job[3]) then
       local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
       redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4])
       redis.call('EXPIRE', key, job[8])
-      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' failed')
+      publish(key, redis.call('HINCRBY', key, 'rev', 1) .. ' failed')
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
         'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
       redis.call('HINCRBY', KEYS[3], 'failed', 1)
@@ -45,8 +50,9 @@ for i = 1, #todo, 2 do
       -- The revision is bumped in the same HSET (no HINCRBY): one write per start on the hot path.
       local rev = (tonumber(job[9]) or 0) + 1
       redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', ARGV[4], 'worker', ARGV[3], 'rev', rev)
-      redis.call('PUBLISH', key, rev .. ' in_progress')
-      started[#started + 1] = {id, entry, job[4], job[5], attempt}
+      publish(key, rev .. ' in_progress')
+      local n = #started
+      started[n + 1], started[n + 2], started[n + 3], started[n + 4], started[n + 5] = id, entry, job[4], job[5], attempt
     end
   else
     redis.call('XACK', KEYS[1], ARGV[1], entry)
