@@ -59,7 +59,8 @@ class Attempt implements JobContext {
   ended = false;
   /** performance.now() when its handler started; 0 while it waits in the worker's prefetch buffer. */
   startedAt = 0;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() past which the attempt times out (see #expire). */
+  deadline = Infinity;
   #controller: AbortController | undefined;
   #interruption: JobInterrupted | undefined;
   #log: Logger | undefined;
@@ -108,7 +109,6 @@ class Attempt implements JobContext {
   end(): boolean {
     if (this.ended) return false;
     this.ended = true;
-    clearTimeout(this.timer);
     return true;
   }
 }
@@ -148,6 +148,7 @@ class QueueWorker implements Worker {
   #roundTripMs = 0;
   readonly #timers: NodeJS.Timeout[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
   #blocking: Redis | null = null;
   #subscriber: Redis | null = null;
   #pending: Settlement[] = [];
@@ -185,12 +186,12 @@ class QueueWorker implements Worker {
 
   /**
    * How many attempts to own beyond maxJobs, so short jobs never wait a round trip for their successors: what
-   * maxJobs handlers finish during one settle round trip (Little's law), capped at maxJobs. Long jobs get none,
-   * so a busy worker never sits on jobs an idle one could run.
+   * maxJobs handlers finish during one settle round trip (Little's law), capped at twice maxJobs (two batches
+   * in flight while a third runs). Long jobs get none, so a busy worker never sits on jobs an idle one could run.
    */
   #capacity(): number {
     if (this.#jobMs <= 0) return this.#maxJobs;
-    return this.#maxJobs + Math.min(this.#maxJobs, Math.floor((this.#maxJobs * this.#roundTripMs) / this.#jobMs));
+    return this.#maxJobs + Math.min(2 * this.#maxJobs, Math.floor((this.#maxJobs * this.#roundTripMs) / this.#jobMs));
   }
 
   async #start(options: WorkerOptions): Promise<void> {
@@ -219,6 +220,10 @@ class QueueWorker implements Worker {
     };
     // The heartbeat outlives the other timers: it keeps leases fresh through the grace period.
     this.#heartbeatTimer = every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#heartbeat());
+    // Timeouts are swept rather than timed one by one (a timer per attempt costs more than a short job): the
+    // sweep runs at a tenth of the shortest timeout, so an attempt overruns its timeout by at most that.
+    const shortest = Math.min(...[...this.#queue.jobs.values()].map((d) => d.timeoutMs));
+    this.#expiryTimer = setInterval(() => this.#expire(), Math.min(1000, Math.max(10, shortest / 10)));
     this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#reclaim()));
     this.#timers.push(every(options.promoteEveryMs ?? 200, () => this.#promote()));
     for (const entry of options.cron ?? []) this.#scheduleCron(entry);
@@ -329,7 +334,7 @@ class QueueWorker implements Worker {
       this.#end(run);
       return this.#fail(run, `no handler for job "${run.name}" in this worker`);
     }
-    run.timer = setTimeout(() => this.#interrupt(run, new JobInterrupted('timeout', `timed out after ${def.timeoutMs} ms`)), def.timeoutMs);
+    run.deadline = run.startedAt + def.timeoutMs;
     let pending: Promise<unknown>;
     try {
       pending = def.handler(JSON.parse(payload), run);
@@ -351,6 +356,13 @@ class QueueWorker implements Worker {
         if (this.#end(run)) this.#fail(run, err instanceof Error ? err.message : String(err));
       },
     );
+  }
+
+  #expire(): void {
+    const now = performance.now();
+    for (const run of this.#running.values()) {
+      if (!run.ended && now >= run.deadline) this.#interrupt(run, new JobInterrupted('timeout', `timed out after ${run.def?.timeoutMs} ms`));
+    }
   }
 
   /** Ends a running attempt from outside its handler: timeout, abort request, shutdown, or a lost lease. */
@@ -521,6 +533,7 @@ class QueueWorker implements Worker {
     const flushDeadline = Date.now() + 5000;
     while (this.#running.size > 0 && Date.now() < flushDeadline) await Promise.race([this.#changed(), sleep(100)]);
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#expiryTimer);
     await this.#redis.sendCommand(['ZREM', this.#queue.keys.workers, this.consumer]).catch(() => {});
     for (const client of [this.#blocking, this.#subscriber]) {
       if (client?.isOpen) client.destroy();
