@@ -28,7 +28,7 @@ export const EnvSchema = Type.Object({
   KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
   DRAIN_TIMEOUT_MS: Milliseconds(10_000, 'On SIGTERM, in-flight requests get this long to finish.'),
   QUEUE_NAME: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'default', description: 'Job queue the API enqueues to and workers read.' }),
-  WORKER_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'Consumer name of this worker process; unique per process (default host-pid).' })),
+  WORKER_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'Consumer name base of queue worker processes (default host-pid); each supervised process appends -n, unique per process.' })),
   WORKER_MAX_JOBS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Jobs one queue worker process runs at once.' }),
   JOB_LEASE_MS: Milliseconds(30_000, 'A job whose worker has not heartbeated for this long is re-run elsewhere.'),
   WORKER_GRACE_MS: Milliseconds(25_000, 'On SIGTERM, running jobs get this long before they are re-queued.'),

@@ -13,6 +13,8 @@ import { createQueue, startWorker, type CronEntry, type JobDefinition, type Work
 export interface WorkerProcessOptions {
   config?: Config;
   log?: Logger;
+  /** Appended to WORKER_ID, so the processes of one supervisor never share a consumer name. */
+  consumerSuffix?: string;
   /** The job definitions this worker runs (default: the example app's). */
   jobs?: JobDefinition[];
   cron?: CronEntry[];
@@ -32,7 +34,8 @@ export interface WorkerProcess {
 export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerProcess {
   const config = options.config ?? loadConfigOrExit();
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
-  const consumer = config.queue.workerId ?? `${hostname()}-${process.pid}`;
+  const { workerId } = config.queue;
+  const consumer = workerId === undefined ? `${hostname()}-${process.pid}` : options.consumerSuffix ? `${workerId}-${options.consumerSuffix}` : workerId;
   const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', commandTimeoutMs: config.redisCommandTimeoutMs, log, name: consumer });
   const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs ?? appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs });
   const worker = startWorker({
@@ -61,8 +64,9 @@ export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerPr
 export function runWorkerProcess(options: WorkerProcessOptions = {}): WorkerProcess {
   const config = options.config ?? loadConfigOrExit();
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
-  const handle = startWorkerProcess({ ...options, config, log });
-  const link = joinSupervisor({ log, stop: handle.stop });
+  let handle: WorkerProcess | undefined;
+  const link = joinSupervisor({ log, stop: () => handle?.stop() ?? Promise.resolve() });
+  handle = startWorkerProcess({ consumerSuffix: link.supervised ? link.id : undefined, ...options, config, log });
   handle.ready.then(() => link.ready(), () => {});
   return handle;
 }

@@ -58,7 +58,7 @@ test('a client created while Redis is down starts, fails fast, and connects once
 
 test('ensureRedis: a configured URL is used as is; a running Redis is reused; otherwise a private one is started', async () => {
   const { ensureRedis, freePort, redisAnswers } = await import('../src/redis/index.ts');
-  const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, existsSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   assert.equal((await ensureRedis('redis://example:1', 'unused', log)).url, 'redis://example:1');
@@ -72,6 +72,13 @@ test('ensureRedis: a configured URL is used as is; a running Redis is reused; ot
     assert.notEqual(port, probePort);
     assert.equal(await redisAnswers('127.0.0.1', port), true);
     assert.ok(existsSync(join(dir, 'appendonlydir')), 'the private server keeps an append-only file');
+    // A process group of its own: a terminal's Ctrl-C must not stop it while the service drains.
+    const info = createRedis({ url: started.url, commandTimeoutMs: 1000, log });
+    while (!info.isReady) await new Promise((r) => setTimeout(r, 10));
+    const pid = Number(/process_id:(\d+)/.exec(await info.info('server'))?.[1]);
+    await closeRedis(info);
+    const pgrp = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2];
+    assert.notEqual(pgrp(readFileSync(`/proc/${pid}/stat`, 'utf8')), pgrp(readFileSync('/proc/self/stat', 'utf8')));
     await started.stop();
     assert.equal(await redisAnswers('127.0.0.1', port), false);
     await assert.rejects(ensureRedis(undefined, dir, log, { probePort, bin: 'redis-server-not-installed' }), /redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL/);

@@ -52,6 +52,15 @@ export interface QueueStats {
   workers: number;
 }
 
+/** A class, not an object literal with a closure: enqueue is a hot path. */
+class EnqueuedJob implements JobHandle {
+  constructor(readonly queue: Queue, readonly id: string, readonly created: boolean, readonly initialStatus: JobStatus) {}
+
+  async status(): Promise<JobStatus> {
+    return (await this.queue.getJob(this.id))?.status ?? 'not_found';
+  }
+}
+
 /** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
@@ -105,7 +114,7 @@ export class Queue {
       idempotent ? '1' : '0', String(job.keepResultS),
     ]);
     if (created === -1) throw HttpError.of('CONFLICT', 'This Idempotency-Key was already used with a different payload.');
-    return { id, created: created === 1, initialStatus: status, status: async () => (await this.getJob(id))?.status ?? 'not_found' };
+    return new EnqueuedJob(this, id, created === 1, status);
   }
 
   #add(job: string[]): Promise<[number, JobStatus]> {

@@ -28,7 +28,7 @@ export async function ensureRedis(configured: string | undefined, dataDir: strin
     return { url: `redis://127.0.0.1:${probePort}`, stop: async () => {} };
   }
   try {
-    const server = await startRedisServer({ dir: dataDir, appendonly: true, bin: options.bin });
+    const server = await startRedisServer({ dir: dataDir, appendonly: true, bin: options.bin, ownProcessGroup: true });
     log.info('no Redis configured or running: started a private redis-server', { url: server.url, dir: dataDir });
     return { url: server.url, stop: () => server.stop() };
   } catch (err) {

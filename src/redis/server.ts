@@ -10,6 +10,11 @@ export interface RedisServerOptions {
   dir: string;
   appendonly: boolean;
   bin?: string;
+  /**
+   * Run it in a process group of its own, so a terminal's Ctrl-C reaches only its owner, which stops it once
+   * its workers have drained (npm start). It is still stopped when the owner exits.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface RedisServer {
@@ -57,8 +62,13 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     '--port', String(port), '--bind', '127.0.0.1', '--dir', options.dir, '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no', '--daemonize', 'no', '--loglevel', 'warning',
   ];
-  const child = spawn(options.bin ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(options.bin ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: options.ownProcessGroup });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (options.ownProcessGroup) {
+    const stopOnExit = () => child.kill('SIGTERM');
+    process.once('exit', stopOnExit);
+    void exited.then(() => process.off('exit', stopOnExit));
+  }
   await new Promise<void>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'ENOENT' ? new RedisNotInstalledError('redis-server is not installed') : err));
