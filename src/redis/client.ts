@@ -8,7 +8,7 @@ export type Redis = RedisClientType;
 
 export interface RedisOptions {
   url: string;
-  /** Upper bound on any one command; past it the command rejects and the caller degrades (503 or a miss). */
+  /** Bounds connecting; request paths bound each call with withTimeout(…, this) and degrade (503 or a miss). */
   commandTimeoutMs: number;
   log: Logger;
   /** Shown in `CLIENT LIST` and in logs. */
@@ -30,8 +30,9 @@ export function createRedis(options: RedisOptions): Redis {
   const client = createClient({
     url: options.url,
     name,
+    // No per-command timeout: node-redis's covers only commands not yet written (rejected at once here anyway,
+    // with no offline queue) and costs a timer and a signal per command; callers bound waits with withTimeout.
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs },
     socket: {
       connectTimeout: Math.max(options.commandTimeoutMs, 1000),
       reconnectStrategy: reconnectDelay,
