@@ -197,6 +197,31 @@ test('a worker prefetches short jobs only while busy: a long job never keeps the
   assert.equal((await queue.getJob(long.id))?.worker, busy.consumer);
 });
 
+test('stopping a busy worker puts its prefetched attempts back at once, uncounted, and nothing runs twice', async () => {
+  const busy = worker({ maxJobs: 2 });
+  await busy.ready;
+  // Short jobs teach the worker to prefetch; the long ones queued behind them are partly prefetched.
+  const quick = await Promise.all(Array.from({ length: 300 }, (_, i) => queue.enqueue(echo, { value: `q${i}` })));
+  const long = await Promise.all(Array.from({ length: 6 }, () => queue.enqueue(nap, { ms: 400 })));
+  await Promise.all(quick.map((j) => settled(j.id)));
+  await until(async () => (await Promise.all(long.map((j) => statusOf(j.id)))).filter((s) => s === 'in_progress').length > 2);
+  const runs = async (id: string) => redis.lLen(`runs:${id}`);
+  let prefetched = 0;
+  for (const j of long) if ((await statusOf(j.id)) === 'in_progress' && (await runs(j.id)) === 0) prefetched++;
+  assert.ok(prefetched > 0, 'some long jobs are owned by the busy worker without running yet');
+  await busy.stop();
+  for (const j of long) {
+    const record = await queue.getJob(j.id);
+    assert.ok(record?.status === 'complete' || (record?.status === 'queued' && record.attempt === 0), `${record?.status} ${record?.attempt}`);
+  }
+  await worker().ready;
+  await Promise.all(long.map((j) => settled(j.id)));
+  for (const j of long) {
+    assert.equal(await statusOf(j.id), 'complete');
+    assert.equal(await runs(j.id), 1);
+  }
+});
+
 test('cron expressions: fields, steps, ranges and the next tick', () => {
   const every5 = parseCron('*/5 * * * *');
   assert.equal(cronNext(every5, Date.UTC(2026, 0, 1, 10, 2, 30)), Date.UTC(2026, 0, 1, 10, 5, 0));
@@ -221,6 +246,12 @@ test('with Redis down, enqueue fails fast with 503 instead of waiting', async ()
   server.pause();
   try {
     await assert.rejects(queue.enqueue(echo, { value: 'x' }), (err: HttpError) => err.status === 503);
+    // A burst against a hung Redis: the groups held back behind the calls in flight keep the same bound (2 s
+    // here), counted from each enqueue, rather than waiting a full bound more.
+    const started = Date.now();
+    const outcomes = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => queue.enqueue(echo, { value: `b${i}` })));
+    assert.ok(outcomes.every((o) => o.status === 'rejected' && (o.reason as HttpError).status === 503));
+    assert.ok(Date.now() - started < 3000, `all answered within the bound, not twice it (${Date.now() - started} ms)`);
   } finally {
     server.resume();
   }

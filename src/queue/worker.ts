@@ -253,6 +253,7 @@ class QueueWorker implements Worker {
   }
 
   #wake(): void {
+    if (this.#waiters.length === 0) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();
