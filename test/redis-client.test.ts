@@ -65,9 +65,10 @@ test('ensureRedis: a configured URL is used as is; a running Redis is reused; ot
   if (!(await redisAnswers('127.0.0.1', server.port))) await server.restart();
   assert.equal((await ensureRedis(undefined, 'unused', log, { probePort: server.port })).url, `redis://127.0.0.1:${server.port}`);
   const dir = mkdtempSync(join(tmpdir(), 'skiff-private-redis-'));
+  let started: Awaited<ReturnType<typeof ensureRedis>> | undefined;
   try {
     const probePort = await freePort();
-    const started = await ensureRedis(undefined, dir, log, { probePort });
+    started = await ensureRedis(undefined, dir, log, { probePort });
     const port = Number(new URL(started.url).port);
     assert.notEqual(port, probePort);
     assert.equal(await redisAnswers('127.0.0.1', port), true);
@@ -83,6 +84,7 @@ test('ensureRedis: a configured URL is used as is; a running Redis is reused; ot
     assert.equal(await redisAnswers('127.0.0.1', port), false);
     await assert.rejects(ensureRedis(undefined, dir, log, { probePort, bin: 'redis-server-not-installed' }), /redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL/);
   } finally {
+    await started?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
