@@ -222,6 +222,22 @@ test('stopping a busy worker puts its prefetched attempts back at once, uncounte
   }
 });
 
+test('consumers leave the group: a stopped worker at once, a vanished one once idle past twice the lease', async () => {
+  const consumers = async () => (await redis.xInfoConsumers(queue.keys.stream, 'workers')).map((c) => c.name);
+  const leaving = worker();
+  await leaving.ready;
+  await settled((await queue.enqueue(echo, { value: 'x' })).id);
+  // A worker that read once and vanished (its process killed with nothing pending).
+  await redis.sendCommand(['XGROUP', 'CREATECONSUMER', queue.keys.stream, 'workers', 'ghost']);
+  assert.ok((await consumers()).includes('ghost'));
+  await until(async () => !(await consumers()).includes('ghost'), 15_000, 'the idle consumer to be removed');
+  // An idle live worker may be pruned too (nothing pending): its next delivery brings its consumer back.
+  await settled((await queue.enqueue(echo, { value: 'y' })).id);
+  assert.ok((await consumers()).includes(leaving.consumer));
+  await leaving.stop();
+  assert.ok(!(await consumers()).includes(leaving.consumer), 'a stopped worker leaves at once');
+});
+
 test('cron expressions: fields, steps, ranges and the next tick', () => {
   const every5 = parseCron('*/5 * * * *');
   assert.equal(cronNext(every5, Date.UTC(2026, 0, 1, 10, 2, 30)), Date.UTC(2026, 0, 1, 10, 5, 0));

@@ -14,6 +14,7 @@ export const SCRIPTS = {
   reportProgress: luaScriptFile(dir, 'reportProgress-1.lua'),
   abortJob: luaScriptFile(dir, 'abortJob-3.lua'),
   replayDead: luaScriptFile(dir, 'replayDead-3.lua'),
+  retireConsumers: luaScriptFile(dir, 'retireConsumers-2.lua'),
 } as const;
 
 export type Script = LuaScript;

@@ -224,7 +224,7 @@ class QueueWorker implements Worker {
     // sweep runs at a tenth of the shortest timeout, so an attempt overruns its timeout by at most that.
     const shortest = Math.min(...[...this.#queue.jobs.values()].map((d) => d.timeoutMs));
     this.#expiryTimer = setInterval(() => this.#expire(), Math.min(1000, Math.max(10, shortest / 10)));
-    this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#reclaim()));
+    this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#reclaim().then(() => this.#retireConsumers(''))));
     this.#timers.push(every(options.promoteEveryMs ?? 200, () => this.#promote()));
     for (const entry of options.cron ?? []) this.#scheduleCron(entry);
     await this.#heartbeat().catch((err: unknown) => this.#outage(err));
@@ -495,6 +495,12 @@ class QueueWorker implements Worker {
     await this.#begin(live, 0);
   }
 
+  /** Drops consumers with nothing pending that left (this one, on stop) or idled past twice the lease. */
+  async #retireConsumers(leaving: string): Promise<void> {
+    const k = this.#queue.keys;
+    await runScript(this.#redis, SCRIPTS.retireConsumers, [k.stream, k.workers], [k.group, String(2 * this.#leaseMs), leaving]);
+  }
+
   async #promote(): Promise<void> {
     const k = this.#queue.keys;
     await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(Date.now()), '1000']);
@@ -535,7 +541,7 @@ class QueueWorker implements Worker {
     while (this.#running.size > 0 && Date.now() < flushDeadline) await Promise.race([this.#changed(), sleep(100)]);
     clearInterval(this.#heartbeatTimer);
     clearInterval(this.#expiryTimer);
-    await this.#redis.sendCommand(['ZREM', this.#queue.keys.workers, this.consumer]).catch(() => {});
+    await this.#retireConsumers(this.consumer).catch(() => {});
     for (const client of [this.#blocking, this.#subscriber]) {
       if (client?.isOpen) client.destroy();
     }
