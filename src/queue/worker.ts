@@ -185,9 +185,10 @@ class QueueWorker implements Worker {
   }
 
   /**
-   * How many attempts to own beyond maxJobs, so short jobs never wait a round trip for their successors: what
-   * maxJobs handlers finish during one settle round trip (Little's law), capped at twice maxJobs (two batches
-   * in flight while a third runs). Long jobs get none, so a busy worker never sits on jobs an idle one could run.
+   * How many attempts a busy worker owns: maxJobs, plus a prefetch so short jobs never wait a round trip for
+   * their successors — what maxJobs handlers finish during one settle round trip (Little's law), capped at twice
+   * maxJobs (two batches in flight while a third runs). Long jobs get none, so a busy worker never sits on jobs an
+   * idle one could run.
    */
   #capacity(): number {
     if (this.#jobMs <= 0) return this.#maxJobs;
