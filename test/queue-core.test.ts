@@ -186,7 +186,7 @@ test('a worker prefetches short jobs only while busy: a long job never keeps the
   await busy.ready;
   // Quick jobs first: the worker learns its jobs are short, which is what makes it prefetch as it settles them.
   await Promise.all(Array.from({ length: 20 }, async (_, i) => settled((await queue.enqueue(echo, { value: `warm${i}` })).id)));
-  const long = await queue.enqueue(nap, { ms: 2000 });
+  const long = await queue.enqueue(nap, { ms: 5000 });
   await until(async () => (await statusOf(long.id)) === 'in_progress');
   const next = await queue.enqueue(nap, { ms: 10 });
   const idle = worker({ maxJobs: 1 });
