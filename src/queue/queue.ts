@@ -54,10 +54,14 @@ export interface QueueStats {
 
 /** A class, not an object literal with a closure: enqueue is a hot path. */
 class EnqueuedJob implements JobHandle {
-  constructor(readonly queue: Queue, readonly id: string, readonly created: boolean, readonly initialStatus: JobStatus) {}
+  readonly #queue: Queue;
+
+  constructor(queue: Queue, readonly id: string, readonly created: boolean, readonly initialStatus: JobStatus) {
+    this.#queue = queue;
+  }
 
   async status(): Promise<JobStatus> {
-    return (await this.queue.getJob(this.id))?.status ?? 'not_found';
+    return (await this.#queue.getJob(this.id))?.status ?? 'not_found';
   }
 }
 
