@@ -30,9 +30,11 @@ export function createRedis(options: RedisOptions): Redis {
   const client = createClient({
     url: options.url,
     name,
-    // No per-command timeout: node-redis's covers only commands not yet written (rejected at once here anyway,
-    // with no offline queue) and costs a timer and a signal per command; callers bound waits with withTimeout.
     disableOfflineQueue: true,
+    // No per-command timeout (node-redis defaults to 5 s): it covers only commands not yet written (rejected at
+    // once here anyway, with no offline queue) and costs a timer and a signal per command; callers bound what
+    // they wait for with withTimeout.
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: Math.max(options.commandTimeoutMs, 1000),
       reconnectStrategy: reconnectDelay,
