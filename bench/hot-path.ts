@@ -15,7 +15,7 @@ app.get('/items/{id}', { params: ItemParams, response: { 200: Item } }, (ctx) =>
   const id = ctx.params.id;
   return { id, name: `item ${id}`, price: id * 1.5, in_stock: id % 2 === 0 };
 });
-const skiff = createRequestHandler({ app, cors: null, state: { draining: false } });
+const skiff = createRequestHandler({ app, cors: null });
 
 const hello = JSON.stringify({ hello: 'world' });
 function raw(req: IncomingMessage, res: ServerResponse): void {

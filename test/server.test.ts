@@ -113,6 +113,36 @@ describe('graceful stop', () => {
     assert.equal(await server.exited, 0);
     await assert.rejects(fetch(server.url + '/healthz'));
   });
+
+  test('while draining, /readyz answers 503 on open connections at once, and answers close their connection', async () => {
+    const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', WEB_CONCURRENCY: '1' });
+    const { port } = new URL(server.url);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+      }).on('error', reject);
+    });
+    try {
+      assert.equal((await get('/readyz')).status, 200);
+      server.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      const draining = await get('/readyz');
+      assert.equal(draining.status, 503);
+      assert.equal(JSON.parse(draining.body).code, 'SHUTTING_DOWN');
+      // Past the primary's grace, answers tell keep-alive clients to go (once, not twice).
+      await new Promise((r) => setTimeout(r, 400));
+      const last = await get('/healthz');
+      assert.equal(last.status, 200);
+      assert.equal(last.headers.connection, 'close');
+      assert.equal(last.rawHeaders.filter((h) => h.toLowerCase() === 'connection').length, 1);
+      assert.equal(await server.exited, 0);
+    } finally {
+      agent.destroy();
+    }
+  });
 });
 
 describe('configuration', () => {

@@ -12,10 +12,6 @@ import { Reply, isStream, type App, type CompiledRoute, type MethodTable, type O
 import { readJsonBody } from './body.ts';
 import type { Cors } from './cors.ts';
 
-/** Shared with the server: while draining, every answer carries `Connection: close`. */
-export interface ServerState {
-  draining: boolean;
-}
 
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const processTag = randomBytes(4).toString('hex');
@@ -79,10 +75,9 @@ class Exchange implements RequestContext {
 export interface RequestHandlerOptions {
   app: App;
   cors: Cors | null;
-  state: ServerState;
 }
 
-export function createRequestHandler({ app, cors, state }: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { tree } = app.compile();
   const log = app.log;
   const observers = app.responseObservers();
@@ -112,7 +107,6 @@ export function createRequestHandler({ app, cors, state }: RequestHandlerOptions
       const extra = cors.headersFor(ctx.req.headers.origin);
       for (let i = 0; i < extra.length; i++) flat.push(extra[i]);
     }
-    if (state.draining) flat.push('connection', 'close');
     const body = outcome.body;
     if (body === null || typeof body === 'string' || Buffer.isBuffer(body)) {
       if (outcome.status !== 204 && outcome.status !== 304) {

@@ -6,7 +6,7 @@ import { drainHttpServer } from '../cluster/index.ts';
 import type { Logger } from '../log.ts';
 import type { App } from '../router/index.ts';
 import { createCors, type CorsOptions } from './cors.ts';
-import { createRequestHandler, type ServerState } from './handle.ts';
+import { createRequestHandler } from './handle.ts';
 
 export interface ServerOptions {
   headersTimeoutMs: number;
@@ -27,8 +27,7 @@ export interface SkiffServer {
 }
 
 export function createServer(app: App, options: ServerOptions, log: Logger): SkiffServer {
-  const state: ServerState = { draining: false };
-  const handler = createRequestHandler({ app, cors: createCors(options.cors), state });
+  const handler = createRequestHandler({ app, cors: createCors(options.cors) });
   const server = http.createServer(
     {
       headersTimeout: options.headersTimeoutMs,
@@ -65,7 +64,6 @@ export function createServer(app: App, options: ServerOptions, log: Logger): Ski
       // The order that fails no request under keep-alive load (src/cluster/drain.ts); /readyz says 503 at once.
       draining ??= drainHttpServer(server, {
         timeoutMs: options.drainTimeoutMs,
-        onDraining: () => void (state.draining = true),
         onTimeout: () => log.warn('drain timeout reached; closing remaining connections'),
       }).then(() => log.debug('drained'));
       return draining;
