@@ -7,6 +7,7 @@ import { validate } from '@readme/openapi-parser';
 import { Type } from '@sinclair/typebox';
 import { createApp, createRouter, defineDependency, type Interceptor } from '../src/router/index.ts';
 import { buildDocument, mountDocs, openApiDocument, type OpenApiDocument } from '../src/openapi/index.ts';
+import { testClient } from '../src/testing/index.ts';
 import { SNAPSHOT, snapshotText } from '../scripts/openapi.ts';
 import { startExampleApp, type RunningExample } from './contract-app.ts';
 
@@ -93,6 +94,22 @@ describe('building a document', () => {
       .get('/users/{id}/categories', { params: id }, ok).get('/healthz', {}, ok));
     const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((o) => o.operationId));
     assert.deepEqual(ids, ['listItems', 'createItem', 'getItem', 'updateItem', 'replaceItem', 'deleteItem', 'cancelJob', 'listUserCategories', 'getHealthz']);
+  });
+
+  test('a route with includeInSchema: false serves but is left out, and its operationId cannot clash', async () => {
+    const app = createApp();
+    app.get('/internal', { includeInSchema: false, operationId: 'same', response: { 200: Type.Object({ ok: Type.Boolean() }) } }, () => ({ ok: true }));
+    app.get('/public', { operationId: 'same' }, ok);
+    const doc = buildDocument(app.routes(), info);
+    assert.deepEqual(Object.keys(doc.paths), ['/public']);
+    const client = await testClient(app);
+    try {
+      const res = await client.get('/internal');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json(), { ok: true });
+    } finally {
+      await client.close();
+    }
   });
 
   test('two routes with one operationId are an error naming both', () => {

@@ -45,6 +45,7 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
   const tagNames: string[] = (info.tags ?? []).map((t) => t.name);
 
   for (const route of routes) {
+    if (route.spec.includeInSchema === false) continue;
     const label = `${route.method} ${route.path}`;
     const operation = operationOf(route, components);
     const other = operationIds.get(operation.operationId);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { App } from '../router/index.ts';
 import { buildDocument, type DocumentInfo, type OpenApiDocument } from './document.ts';
-import { docsRouteSpecs, docsRouter, type DocsPaths } from './pages.ts';
+import { docsRouter, type DocsPaths } from './pages.ts';
 
 export { buildDocument, type DocumentInfo, type OpenApiDocument, type Operation, type TagInfo } from './document.ts';
 export { REDOC_CSP, SWAGGER_CSP, type DocsPaths } from './pages.ts';
@@ -24,8 +24,7 @@ const mounted = new WeakMap<App, OpenApiDocument>();
 export function openApiDocument(app: App, info: Partial<DocumentInfo> = {}): OpenApiDocument {
   const built = mounted.get(app);
   if (built !== undefined) return built;
-  const routes = app.routes().filter((r) => !docsRouteSpecs.has(r.spec));
-  return buildDocument(routes, { title: pkg.name, version: pkg.version, description: pkg.description, ...info });
+  return buildDocument(app.routes(), { title: pkg.name, version: pkg.version, description: pkg.description, ...info });
 }
 
 /**

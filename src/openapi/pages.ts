@@ -34,17 +34,14 @@ const PAGE_HEADERS = { 'referrer-policy': 'no-referrer' };
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 const here = (file: string): Buffer => readFileSync(new URL(file, import.meta.url));
 
-/** Routes whose spec is in here serve the docs and are left out of the document they serve. */
-export const docsRouteSpecs = new WeakSet<object>();
-
 export function docsRouter(paths: DocsPaths, title: string, openapiJson: () => string): Router {
   const router = createRouter();
   // Files are read, and the document serialized, on the first request: a process that never serves the docs
   // never holds them.
   const serve = (path: string, contentType: string, load: () => Buffer | string, headers: Record<string, string> = {}) => {
     let asset: StaticAsset | null = null;
-    const spec = { response: { 200: { contentType }, 304: { description: 'Not Modified' } } };
-    docsRouteSpecs.add(spec);
+    // The docs pages are left out of the document they serve.
+    const spec = { includeInSchema: false, response: { 200: { contentType }, 304: { description: 'Not Modified' } } };
     router.get(path, spec, async (ctx) => {
       const answer = await serveStatic((asset ??= staticAsset(load(), contentType, headers)), ctx.req.headers);
       return ctx.reply(answer.status, answer.body, answer.headers);

@@ -56,6 +56,8 @@ export interface RouteOptions {
   tags?: string[];
   operationId?: string;
   deprecated?: boolean;
+  /** false: the route serves but is left out of the OpenAPI document (internal endpoints, the docs' own). */
+  includeInSchema?: boolean;
   /** Largest accepted body in bytes; defaults to the app's `bodyLimitBytes`. */
   bodyLimit?: number;
   use?: Interceptor[];
