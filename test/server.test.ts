@@ -128,8 +128,12 @@ describe('graceful stop', () => {
     try {
       assert.equal((await get('/readyz')).status, 200);
       server.child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 100));
-      const draining = await get('/readyz');
+      // Polled on the open connection: the first answer after the drain began is a 503.
+      let draining = await get('/readyz');
+      for (let i = 0; i < 150 && draining.status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        draining = await get('/readyz');
+      }
       assert.equal(draining.status, 503);
       assert.equal(JSON.parse(draining.body).code, 'SHUTTING_DOWN');
       // Past the primary's grace, answers tell keep-alive clients to go (once, not twice).
