@@ -8,7 +8,7 @@ import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, cronNext, idempotentId, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { until } from './support/queue.ts';
-import { echo, flaky, nap, progress, slowTimeout, TEST_JOBS } from './support/queue-jobs.ts';
+import { echo, flaky, nap, slowTimeout, TEST_JOBS } from './support/queue-jobs.ts';
 
 let server: TestRedis;
 let redis: Redis;
