@@ -90,8 +90,10 @@ describe('a running server', () => {
 });
 
 describe('graceful stop', () => {
-  test('on SIGTERM an in-flight request completes, new connections are refused, and the exit code is 0', async () => {
+  // A bound and a SIGKILL afterwards: a stop that never comes fails the test instead of holding the whole run.
+  test('on SIGTERM an in-flight request completes, new connections are refused, and the exit code is 0', { timeout: 60_000 }, async (t) => {
     const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', WEB_CONCURRENCY: '1' });
+    t.after(() => void server.child.kill('SIGKILL'));
     const { port } = new URL(server.url);
     const body = JSON.stringify({ name: 'late', price: 1 });
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -114,8 +116,9 @@ describe('graceful stop', () => {
     await assert.rejects(fetch(server.url + '/healthz'));
   });
 
-  test('while draining, /readyz answers 503 on open connections at once, and answers close their connection', async () => {
+  test('while draining, /readyz answers 503 on open connections at once, and answers close their connection', { timeout: 60_000 }, async (t) => {
     const server = await startServerProcess({ REDIS_URL: redis.url, API_KEYS: 'k', WEB_CONCURRENCY: '1' });
+    t.after(() => void server.child.kill('SIGKILL'));
     const { port } = new URL(server.url);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (path: string) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: string }>((resolve, reject) => {

@@ -97,7 +97,8 @@ class JobChannels {
       throw HttpError.of('SERVICE_UNAVAILABLE', 'Job events are unavailable; try again shortly.', { cause: err });
     }
     return async () => {
-      await this.#client?.unsubscribe(channel, onMessage).catch(() => {});
+      // Bounded: a hung Redis must not hold the end of an event stream.
+      if (this.#client !== null) await withTimeout(this.#client.unsubscribe(channel, onMessage), this.timeoutMs).catch(() => {});
       await this.#release();
     };
   }
@@ -108,7 +109,7 @@ class JobChannels {
     this.#client = null;
     client.destroy();
     clearInterval(this.#renewal);
-    await this.queue.redis.zRem(this.queue.keys.listeners, this.#member).catch(() => {});
+    await withTimeout(this.queue.redis.zRem(this.queue.keys.listeners, this.#member), this.timeoutMs).catch(() => {});
   }
 }
 
