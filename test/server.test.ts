@@ -129,7 +129,13 @@ describe('graceful stop', () => {
       }).on('error', reject);
     });
     try {
-      assert.equal((await get('/readyz')).status, 200);
+      // Ready once its Redis connection is up (it listens before that).
+      let ready = await get('/readyz');
+      for (let i = 0; i < 250 && ready.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        ready = await get('/readyz');
+      }
+      assert.equal(ready.status, 200);
       server.child.kill('SIGTERM');
       // Polled on the open connection: the first answer after the drain began is a 503.
       let draining = await get('/readyz');
