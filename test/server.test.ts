@@ -128,21 +128,21 @@ describe('graceful stop', () => {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
       }).on('error', reject);
     });
+    /** Polls /readyz on the open connection (up to 5 s) until `done` holds for its status. */
+    const readyzUntil = async (done: (status: number) => boolean) => {
+      let answer = await get('/readyz');
+      for (let i = 0; i < 250 && !done(answer.status); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        answer = await get('/readyz');
+      }
+      return answer;
+    };
     try {
       // Ready once its Redis connection is up (it listens before that).
-      let ready = await get('/readyz');
-      for (let i = 0; i < 250 && ready.status !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        ready = await get('/readyz');
-      }
-      assert.equal(ready.status, 200);
+      assert.equal((await readyzUntil((status) => status === 200)).status, 200);
       server.child.kill('SIGTERM');
       // Polled on the open connection: the first answer after the drain began is a 503.
-      let draining = await get('/readyz');
-      for (let i = 0; i < 150 && draining.status === 200; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        draining = await get('/readyz');
-      }
+      const draining = await readyzUntil((status) => status !== 200);
       assert.equal(draining.status, 503);
       assert.equal(JSON.parse(draining.body).code, 'SHUTTING_DOWN');
       // Past the primary's grace, answers tell keep-alive clients to go (once, not twice).

@@ -12,7 +12,6 @@ import { Reply, isStream, type App, type CompiledRoute, type MethodTable, type O
 import { readJsonBody } from './body.ts';
 import type { Cors } from './cors.ts';
 
-
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const processTag = randomBytes(4).toString('hex');
 let requestCounter = 0;

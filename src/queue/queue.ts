@@ -65,6 +65,8 @@ class EnqueuedJob implements JobHandle {
   }
 }
 
+const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { cause });
+
 /** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
@@ -151,7 +153,7 @@ export class Queue {
   #sendAdds(batch: PendingAdd[]): void {
     const left = this.#timeoutMs - (performance.now() - batch[0].at);
     if (left <= 0) {
-      const err = HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.');
+      const err = queueUnavailable();
       for (const add of batch) add.reject(err);
       return;
     }
@@ -245,7 +247,7 @@ export class Queue {
     try {
       return await withTimeout(pending, timeoutMs);
     } catch (err) {
-      throw HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { cause: err });
+      throw queueUnavailable(err);
     }
   }
 }

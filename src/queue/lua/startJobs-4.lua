@@ -30,25 +30,25 @@ for i = 1, #todo, 2 do
   local status = job[1]
   if (status == 'queued' or status == 'in_progress') and job[6] == entry then
     local attempt = tonumber(job[2]) + 1
+    -- Every move below bumps the revision inside its HSET (no HINCRBY): one write per job.
+    local rev = (tonumber(job[9]) or 0) + 1
     if job[7] then
-      redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4])
+      redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4], 'rev', rev)
       redis.call('EXPIRE', key, job[8])
-      publish(key, redis.call('HINCRBY', key, 'rev', 1) .. ' aborted')
+      publish(key, rev .. ' aborted')
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
     elseif attempt > tonumber(job[3]) then
       local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
-      redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4])
+      redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4], 'rev', rev)
       redis.call('EXPIRE', key, job[8])
-      publish(key, redis.call('HINCRBY', key, 'rev', 1) .. ' failed')
+      publish(key, rev .. ' failed')
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
         'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
       redis.call('HINCRBY', KEYS[3], 'failed', 1)
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
     else
-      -- The revision is bumped in the same HSET (no HINCRBY): one write per start on the hot path.
-      local rev = (tonumber(job[9]) or 0) + 1
       redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', ARGV[4], 'worker', ARGV[3], 'rev', rev)
       publish(key, rev .. ' in_progress')
       local n = #started
