@@ -22,11 +22,14 @@ export function buildApp(services: AppServices): App {
   if (services.metrics) app.include(metricsRouter(services.metrics));
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
+    // The project names no licence: a LicenseRef- identifier is SPDX's spelling for "not a listed one".
+    license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     tags: [
       { name: 'health', description: 'Liveness and readiness probes.' },
       { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
       { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort.' },
       { name: 'exports', description: 'Catalogue exports (CSV, NDJSON) made by a background job.' },
+      { name: 'operations', description: 'For operators: Prometheus metrics.' },
     ],
   });
   return app;

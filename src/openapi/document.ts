@@ -12,11 +12,19 @@ export interface TagInfo {
   description?: string;
 }
 
+/** OpenAPI's licence object: a name, and an SPDX `identifier` or a `url` to the text. */
+export interface LicenseInfo {
+  name: string;
+  identifier?: string;
+  url?: string;
+}
+
 export interface DocumentInfo {
   title: string;
   version: string;
   description?: string;
-  /** Server URLs; none: clients use the origin that served the document. */
+  license?: LicenseInfo;
+  /** Server URLs; none: the origin that served the document (listed as the relative URL `/`). */
   servers?: string[];
   /** Tag descriptions, in the order the docs pages show them (FastAPI's `openapi_tags`). */
   tags?: TagInfo[];
@@ -24,8 +32,8 @@ export interface DocumentInfo {
 
 export interface OpenApiDocument {
   openapi: '3.1.0';
-  info: { title: string; version: string; description?: string };
-  servers?: { url: string }[];
+  info: { title: string; version: string; description?: string; license?: LicenseInfo };
+  servers: { url: string }[];
   tags?: TagInfo[];
   paths: Record<string, Partial<Record<Lowercase<Method>, Operation>>>;
   components: { schemas: Record<string, Json>; securitySchemes?: Record<string, Json> };
@@ -43,6 +51,7 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
   const operationIds = new Map<string, string>();
   const paths: OpenApiDocument['paths'] = {};
   const tagNames: string[] = (info.tags ?? []).map((t) => t.name);
+  const usedTags = new Set<string>();
 
   for (const route of routes) {
     if (route.spec.includeInSchema === false) continue;
@@ -51,7 +60,10 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
     const other = operationIds.get(operation.operationId);
     if (other !== undefined) throw new Error(`operationId "${operation.operationId}" is used by both ${other} and ${label}: set a distinct operationId on one of them`);
     operationIds.set(operation.operationId, label);
-    for (const t of route.tags) if (!tagNames.includes(t)) tagNames.push(t);
+    for (const t of route.tags) {
+      usedTags.add(t);
+      if (!tagNames.includes(t)) tagNames.push(t);
+    }
     for (const dependency of route.dependencies) {
       const s = dependency.security;
       if (s === undefined) continue;
@@ -62,15 +74,23 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
       securitySchemes.set(s.id, s);
     }
     for (const interceptor of route.interceptors) interceptor.openapi?.(operation);
+    listClientErrors(operation, components);
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase() as Lowercase<Method>] = operation;
   }
 
   const described = new Map((info.tags ?? []).map((t) => [t.name, t]));
   const document: OpenApiDocument = {
     openapi: '3.1.0',
-    info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
-    ...(info.servers && info.servers.length > 0 ? { servers: info.servers.map((url) => ({ url })) } : {}),
-    ...(tagNames.length > 0 ? { tags: tagNames.map((name) => described.get(name) ?? { name }) } : {}),
+    info: {
+      title: info.title,
+      version: info.version,
+      ...(info.description ? { description: info.description } : {}),
+      ...(info.license ? { license: { ...info.license } } : {}),
+    },
+    // A relative server URL resolves against the document's own location: the same origin, said explicitly.
+    servers: (info.servers && info.servers.length > 0 ? info.servers : ['/']).map((url) => ({ url })),
+    // A described tag no operation uses would show as an empty section in the docs pages.
+    ...(usedTags.size > 0 ? { tags: tagNames.filter((name) => usedTags.has(name)).map((name) => described.get(name) ?? { name }) } : {}),
     paths,
     components: { schemas: components.schemas() },
   };
@@ -101,7 +121,8 @@ function operationOf(route: RouteInfo, components: SchemaComponents): Operation 
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body !== undefined ? { requestBody: { required: true, content: { [JSON_CONTENT_TYPE]: { schema: components.reference(spec.body) } } } } : {}),
     responses: responsesOf(route, path.includes('{'), security.length > 0, components),
-    ...(security.length > 0 ? { security: [Object.fromEntries(security.map((s) => [s.id, []]))] } : {}),
+    // An empty list says "public" outright: no reader has to guess whether a requirement was forgotten.
+    security: security.length > 0 ? [Object.fromEntries(security.map((s) => [s.id, []]))] : [],
   };
 }
 
@@ -138,6 +159,23 @@ function responsesOf(route: RouteInfo, hasPathParams: boolean, secured: boolean,
   // Integer keys iterate in ascending order whatever the insertion order; `default` comes last.
   responses.default = problem('Any other error (404, 500, 503, ...), as an RFC 9457 problem.');
   return responses;
+}
+
+/**
+ * Any request can be refused by the server itself before a handler runs (408: sent too slowly; 431: header
+ * fields too large): an operation with no 4xx of its own lists that range, so clients expect a problem there too.
+ */
+function listClientErrors(operation: Operation, components: SchemaComponents): void {
+  const { default: fallback, ...declared } = operation.responses;
+  if (Object.keys(declared).some((status) => status.startsWith('4'))) return;
+  operation.responses = {
+    ...declared,
+    '4XX': {
+      description: 'The server could not accept the request (408: it arrived too slowly; 431: its header fields are too large).',
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: components.reference(ProblemSchema) } },
+    },
+    default: fallback,
+  };
 }
 
 function response(status: number, declared: TSchema | ResponseSpec, components: SchemaComponents): Json {

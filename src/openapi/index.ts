@@ -5,7 +5,7 @@ import type { App } from '../router/index.ts';
 import { buildDocument, type DocumentInfo, type OpenApiDocument } from './document.ts';
 import { docsRouter, type DocsPaths } from './pages.ts';
 
-export { buildDocument, type DocumentInfo, type OpenApiDocument, type Operation, type TagInfo } from './document.ts';
+export { buildDocument, type DocumentInfo, type LicenseInfo, type OpenApiDocument, type Operation, type TagInfo } from './document.ts';
 export { REDOC_CSP, SWAGGER_CSP, type DocsPaths } from './pages.ts';
 
 /** Where the docs are served and which servers the document lists: `config.docs`. */
@@ -13,18 +13,20 @@ export interface DocsConfig extends DocsPaths {
   servers: string[];
 }
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string; description?: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string; description?: string; license?: string };
+// package.json's `license` is an SPDX expression (npm's UNLICENSED is not one, and names no licence to show).
+const pkgLicense = pkg.license !== undefined && pkg.license !== 'UNLICENSED' ? { name: pkg.license, identifier: pkg.license } : undefined;
 
 const mounted = new WeakMap<App, OpenApiDocument>();
 
 /**
- * The app's document: the one mountDocs built, else a new one. Title, version and description default to
- * package.json's name, version and description.
+ * The app's document: the one mountDocs built, else a new one. Title, version, description and licence default
+ * to package.json's name, version, description and license.
  */
 export function openApiDocument(app: App, info: Partial<DocumentInfo> = {}): OpenApiDocument {
   const built = mounted.get(app);
   if (built !== undefined) return built;
-  return buildDocument(app.routes(), { title: pkg.name, version: pkg.version, description: pkg.description, ...info });
+  return buildDocument(app.routes(), { title: pkg.name, version: pkg.version, description: pkg.description, license: pkgLicense, ...info });
 }
 
 /**
