@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import querystring from 'node:querystring';
 import { Readable } from 'node:stream';
+import { Deadline } from '../deadline.ts';
 import { HttpError, PROBLEM_CONTENT_TYPE, validationError } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { isRedisUnavailable } from '../redis/index.ts';
@@ -37,6 +38,7 @@ class Exchange implements RequestContext {
   route = '';
   private childLog: Logger | null = null;
   private controller: AbortController | null = null;
+  private redisDeadline: Deadline | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -47,6 +49,7 @@ class Exchange implements RequestContext {
     readonly rawQuery: string,
     readonly started: number,
     private readonly baseLog: Logger,
+    private readonly redisTimeoutMs: number,
   ) {}
 
   get log(): Logger {
@@ -60,6 +63,10 @@ class Exchange implements RequestContext {
       this.res.once('close', () => controller.abort());
     }
     return this.controller.signal;
+  }
+
+  get deadline(): Deadline {
+    return (this.redisDeadline ??= new Deadline(this.redisTimeoutMs));
   }
 
   reply(status: number, body: unknown, headers?: Record<string, string>): Reply {
@@ -83,6 +90,7 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
   const accessLog = log.isEnabled('info');
   const timed = accessLog || observers !== null;
   const maxParamLength = app.maxParamLength;
+  const redisTimeoutMs = app.redisTimeoutMs;
 
   function finish(ctx: Exchange, status: number): void {
     const durationMs = performance.now() - ctx.started;
@@ -231,7 +239,7 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
     const method = req.method ?? 'GET';
-    const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log);
+    const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs);
 
     const found = tree.find(path);
     if (found === null) return fail(ctx, HttpError.of('NOT_FOUND'));

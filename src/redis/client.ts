@@ -2,6 +2,7 @@
 // no offline queue (commands fail at once while disconnected), reconnect with capped exponential backoff,
 // logs on state changes only, and `withTimeout` for callers on a request path.
 import { createClient, type RedisClientType } from 'redis';
+import { settleWithin } from '../deadline.ts';
 import { errorFields, type Logger } from '../log.ts';
 
 export type Redis = RedisClientType;
@@ -66,24 +67,12 @@ export class RedisTimeoutError extends Error {
  * once written, a hung (SIGSTOPped) Redis keeps the promise pending for ever, so request paths wrap calls here.
  */
 export function withTimeout<T>(pending: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisTimeoutError(`redis did not answer within ${ms} ms`)), ms);
-    pending.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
+  return settleWithin(pending, ms, () => new RedisTimeoutError(`redis did not answer within ${ms} ms`));
 }
 
 const UNAVAILABLE = new Set([
   'RedisTimeoutError', 'ClientOfflineError', 'ClientClosedError', 'SocketClosedUnexpectedlyError',
-  'ConnectionTimeoutError', 'ReconnectStrategyError', 'TimeoutError', 'SocketTimeoutError',
+  'ConnectionTimeoutError', 'ReconnectStrategyError', 'TimeoutError', 'SocketTimeoutError', 'DeadlineExceededError',
 ]);
 
 /** Whether an error means "Redis is not answering" (answer 503 / treat as a miss), not a bug in the caller. */

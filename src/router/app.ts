@@ -15,6 +15,8 @@ export interface AppOptions extends RouterOptions {
   responseValidation?: boolean;
   /** Longest accepted path parameter, in characters, before decoding (default 100). */
   maxParamLength?: number;
+  /** The most a request waits on Redis in total, across all its calls: `ctx.deadline` (default 1000 ms). */
+  redisTimeoutMs?: number;
 }
 
 /** Told once per response, after it is written. */
@@ -33,6 +35,7 @@ export class App extends Router {
   readonly bodyLimitBytes: number;
   readonly responseValidation: boolean;
   readonly maxParamLength: number;
+  readonly redisTimeoutMs: number;
   private readonly observers: ResponseObserver[] = [];
   private compiled: { tree: RouteTree<CompiledRoute>; routes: CompiledRoute[] } | null = null;
 
@@ -42,6 +45,7 @@ export class App extends Router {
     this.bodyLimitBytes = options.bodyLimitBytes ?? 1_048_576;
     this.responseValidation = options.responseValidation ?? true;
     this.maxParamLength = options.maxParamLength ?? 100;
+    this.redisTimeoutMs = options.redisTimeoutMs ?? 1000;
   }
 
   /** Builds the route tree once; a duplicate or conflicting route throws here, naming both routes. */

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import type { Deadline } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import type { Dependency, DependencyValues } from './dependency.ts';
 import type { Reply } from './reply.ts';
@@ -92,6 +93,11 @@ export interface RequestContext {
   readonly rawQuery: string;
   /** Aborts when the client goes away before the response is complete (long polls, SSE). */
   readonly signal: AbortSignal;
+  /**
+   * The request's one Redis deadline (the app's `redisTimeoutMs`): bound every Redis call with
+   * `ctx.deadline.bound(call)`, so the whole request waits at most that long on Redis, however many calls it makes.
+   */
+  readonly deadline: Deadline;
   params: unknown;
   query: unknown;
   headers: unknown;
