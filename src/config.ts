@@ -52,6 +52,8 @@ export const EnvSchema = Type.Object({
   CACHE_HONOR_NO_CACHE: Type.Boolean({ default: false, description: 'Let a request `Cache-Control: no-cache` force a fresh answer (off: one client cannot make every request run the handler).' }),
   CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10_000, description: 'Entry bound of the in-memory cache store.' }),
   CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1, default: 67_108_864, description: 'Byte bound of the in-memory cache store.' }),
+  // At least one whole export (5 MiB, the file cap): an export counts at that size until it completes.
+  EXPORT_MAX_STORED_BYTES: Type.Integer({ minimum: 5_242_880, default: 52_428_800, description: 'Export bytes one API key may hold: its unexpired export files, and 5 MiB per export not yet complete; past it `POST /v1/exports` answers 429.' }),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -78,6 +80,7 @@ export interface Config {
   /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
   cache: CacheConfig;
+  exportMaxStoredBytes: number;
 }
 
 export interface CacheConfig {
@@ -151,6 +154,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
     },
     queue: { name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS },
+    exportMaxStoredBytes: env.EXPORT_MAX_STORED_BYTES,
   };
 }
 

@@ -33,6 +33,7 @@ export const ERRORS = {
   URI_TOO_LONG: { status: 414, detail: 'A path parameter is longer than this server accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, detail: 'This route accepts application/json bodies only.' },
   VALIDATION_FAILED: { status: 422, detail: 'The request did not match the schema.' },
+  QUOTA_EXCEEDED: { status: 429, detail: 'This would pass a quota of the caller; retry once some of it is freed.' },
   INTERNAL: { status: 500, detail: 'The server failed to handle this request.' },
   SERVICE_UNAVAILABLE: { status: 503, detail: 'A backing service is unavailable; try again shortly.' },
   SHUTTING_DOWN: { status: 503, detail: 'The server is shutting down; retry on another connection.' },
