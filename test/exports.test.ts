@@ -1,6 +1,7 @@
 // Catalogue exports end to end over real sockets: CSV formula neutralisation, a ~5 MiB export built in chunks,
 // downloads streamed from Redis (HEAD, client resets, many at once) and the per-key cap on stored export bytes.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
@@ -205,4 +206,66 @@ test('downloads stream: clients that reset mid-file leave nothing behind; many a
     for (const socket of stalled) socket.destroy();
   }
   await until(() => tcpSockets() <= sockets, 10_000, 'the server to close the stalled downloads');
+});
+
+const keyIdOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
+const heldBytes = async (key: string) => Number((await redis.hGet(exportKeys(PREFIX).heldBytes(keyIdOf(key)), 'total')) ?? 0);
+
+test('cap: an API key holds at most EXPORT_MAX_STORED_BYTES; past it 429 problem+json and nothing is enqueued', async () => {
+  const [key, other] = [KEYS[1], KEYS[2]];
+  const queued = async () => (await idleQueue.stats()).queued;
+  const before = await queued();
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) })).status, 202);
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) })).status, 202);
+  const refused = await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) });
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+  assert.equal(refused.json().code, 'QUOTA_EXCEEDED');
+  const retryAfter = Number(refused.headers.get('retry-after'));
+  assert.ok(retryAfter > EXPORT_KEEP_S - 60 && retryAfter <= EXPORT_KEEP_S, String(retryAfter));
+  assert.equal(await queued(), before + 2, 'the refused export was not enqueued');
+  assert.equal(await heldBytes(key), 2 * EXPORT_MAX_BYTES);
+  // Per key: another key is not affected.
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(other) })).status, 202);
+
+  // A replayed request counts once: the same Idempotency-Key gets the same export and no second reservation.
+  const headers = { ...as(other), 'idempotency-key': 'cap-replay' };
+  const first = await idleApp.post('/v1/exports', { format: 'ndjson' }, { headers });
+  const replay = await idleApp.post('/v1/exports', { format: 'ndjson' }, { headers });
+  assert.equal(first.status, 202);
+  assert.equal(replay.status, 202);
+  assert.equal(replay.json().id, first.json().id);
+  assert.equal(await heldBytes(other), 2 * EXPORT_MAX_BYTES);
+
+  // Reservations stop counting when their time is past (pruned by score in the same call).
+  const held = exportKeys(PREFIX).held(keyIdOf(key));
+  for (const reservation of await redis.zRange(held, 0, -1)) await redis.zAdd(held, { score: Date.now() - 1, value: reservation }, { XX: true });
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) })).status, 202);
+  assert.equal(await heldBytes(key), EXPORT_MAX_BYTES);
+});
+
+test('cap: concurrent requests never pass it together; a completed export counts at its real size', async () => {
+  const key = KEYS[3];
+  const answers = await Promise.all(Array.from({ length: 8 }, () => idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) })));
+  assert.deepEqual(answers.map((a) => a.status).sort(), [202, 202, 429, 429, 429, 429, 429, 429]);
+
+  const done = KEYS[4];
+  const a = await runExport({ format: 'csv', tag: 'formula' }, done);
+  const b = await runExport({ format: 'ndjson', tag: 'formula' }, done);
+  assert.equal(await heldBytes(done), a.bytes + b.bytes, 'finished exports count at their size');
+  // So two more fit beside them (each still counts at the file cap until it completes).
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(done) })).status, 202);
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(done) })).status, 202);
+  assert.equal((await idleApp.post('/v1/exports', { format: 'csv' }, { headers: as(done) })).status, 429);
+});
+
+test('cap: with Redis hung the export is refused with 503, not enqueued unchecked', async () => {
+  server.pause();
+  try {
+    const res = await app.post('/v1/exports', { format: 'csv' }, { headers: as(KEYS[0]) });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  } finally {
+    server.resume();
+  }
 });
