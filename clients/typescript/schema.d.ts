@@ -142,7 +142,7 @@ export interface paths {
         put?: never;
         /**
          * Export the catalogue
-         * @description Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, then download `result.file`. Files are capped at 5242880 bytes and kept 3600 s. The same `Idempotency-Key` with the same body returns the same export; with another body, 409.
+         * @description Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, then download `result.file`. Files are capped at 5242880 bytes and kept 3600 s. The same `Idempotency-Key` with the same body returns the same export; with another body, 409. Each API key may hold 52428800 bytes of exports (`EXPORT_MAX_STORED_BYTES`): its unexpired files at their size, and each export not yet complete at the 5242880-byte file cap; past it, 429 and nothing is enqueued.
          */
         post: operations["createExport"];
         delete?: never;
@@ -160,7 +160,7 @@ export interface paths {
         };
         /**
          * Download an export
-         * @description The finished file, as an attachment (text/csv or application/x-ndjson).
+         * @description The finished file, as an attachment (text/csv or application/x-ndjson) with its `Content-Length`, streamed from Redis a chunk at a time.
          */
         get: operations["getExportFile"];
         put?: never;
@@ -1278,6 +1278,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description This API key holds as many export bytes as it may; `Retry-After` says when its oldest export stops counting (one still running frees its share sooner, when it completes). */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The queue is unavailable; retry shortly. */
             503: {
                 headers: {
@@ -1312,6 +1323,7 @@ export interface operations {
             /** @description The file. */
             200: {
                 headers: {
+                    "content-length"?: number;
                     [name: string]: unknown;
                 };
                 content: {
