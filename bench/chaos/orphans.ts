@@ -68,6 +68,7 @@ export async function orphansScenario(stack: Stack, options: OrphansOptions): Pr
       };
       await until(holding, 15_000, 50);
       if (victim === 0) continue;
+      const linesBefore = workers.lines.length;
       process.kill(victim, 'SIGKILL');
       const killedAt = Date.now();
       // What the dead worker held: its records can no longer change.
@@ -75,8 +76,10 @@ export async function orphansScenario(stack: Stack, options: OrphansOptions): Pr
       for (const r of (await jobRecords(queue, ids)).values()) {
         if (r?.status === 'in_progress' && consumerPid(r.worker) === victim) orphans.push({ id: r.id, attempt: r.attempt, killedAt });
       }
-      const replaced = workers.lines.length;
-      await workers.waitFor((l) => l.msg === 'worker ready' && l.pid !== victim, 60_000, 'replacement worker ready', replaced).catch(() => {});
+      // The next kill picks among live workers, the replacement included.
+      if (k + 1 < options.kills) {
+        await workers.waitFor((l) => l.msg === 'worker ready' && l.pid !== victim, 60_000, 'replacement worker ready', linesBefore).catch(() => {});
+      }
     }
   } finally {
     await load.stop();

@@ -27,9 +27,9 @@ export const FULL_PLAN: ChaosPlan = {
   orphans: { items: 300, exportsPerS: 5, burst: 60, kills: 2, killEveryMs: 5000, minOrphans: 10 },
 };
 
-/** `npm run chaos -- --quick` and `npm test`: the same scenarios, small and with a 3 s lease. */
+/** `npm run chaos -- --quick` and `npm test`: the same scenarios, small, with one HTTP worker and a 3 s lease. */
 export const SMALL_PLAN: ChaosPlan = {
-  stack: { webConcurrency: 2, workerConcurrency: 2, leaseMs: 3000 },
+  stack: { webConcurrency: 1, workerConcurrency: 2, leaseMs: 3000 },
   reload: { ratePerS: 40, calmMs: 1000 },
   hang: { fault: 'hang', faultMs: 2500, calmMs: 1000, rateScale: 0.5, retryForMs: 10_000 },
   restart: { fault: 'restart', faultMs: 1000, calmMs: 1000, rateScale: 0.5, retryForMs: 10_000 },
