@@ -24,7 +24,7 @@ export const FULL_PLAN: ChaosPlan = {
   reload: { ratePerS: 100, calmMs: 3000 },
   hang: { fault: 'hang', faultMs: 5000, calmMs: 3000, rateScale: 1, retryForMs: 20_000 },
   restart: { fault: 'restart', faultMs: 3000, calmMs: 3000, rateScale: 1, retryForMs: 20_000 },
-  orphans: { items: 300, exportsPerS: 5, burst: 60, kills: 2, killEveryMs: 5000, minOrphans: 10 },
+  orphans: { items: 1000, exportsPerS: 5, burst: 60, kills: 2, killEveryMs: 5000, minOrphans: 10 },
 };
 
 /** `npm run chaos -- --quick` and `npm test`: the same scenarios, small, with one HTTP worker and a 3 s lease. */
@@ -33,7 +33,7 @@ export const SMALL_PLAN: ChaosPlan = {
   reload: { ratePerS: 40, calmMs: 1000 },
   hang: { fault: 'hang', faultMs: 2500, calmMs: 1000, rateScale: 0.5, retryForMs: 10_000 },
   restart: { fault: 'restart', faultMs: 1000, calmMs: 1000, rateScale: 0.5, retryForMs: 10_000 },
-  orphans: { items: 100, exportsPerS: 3, burst: 30, kills: 1, killEveryMs: 1000, minOrphans: 3 },
+  orphans: { items: 300, exportsPerS: 3, burst: 30, kills: 1, killEveryMs: 1000, minOrphans: 3 },
 };
 
 export interface ChaosFigures {
