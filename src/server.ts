@@ -57,8 +57,8 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
     metrics,
     async stop() {
       await running.drain();
-      await closeRedis(redis);
-      if (cacheRedis !== redis) await closeRedis(cacheRedis);
+      // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
+      await Promise.all([closeRedis(redis, config.redisCommandTimeoutMs), cacheRedis !== redis && closeRedis(cacheRedis, config.redisCommandTimeoutMs)]);
       await redisHost.stop();
     },
   };

@@ -27,7 +27,10 @@ export interface WorkerProcess {
   readonly worker: Worker;
   /** Resolves once the worker reads its queue. */
   readonly ready: Promise<void>;
-  /** Graceful: stop reading, finish or re-queue running jobs, close Redis. Idempotent. */
+  /**
+   * Graceful: stop reading, finish or re-queue running jobs, close Redis. Idempotent. Resolves within
+   * WORKER_GRACE_MS + STOP_SLACK_MS + REDIS_COMMAND_TIMEOUT_MS even with Redis hung.
+   */
   stop(): Promise<void>;
 }
 
@@ -53,7 +56,7 @@ export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerPr
   return {
     worker,
     ready: worker.ready,
-    stop: () => (stopped ??= worker.stop().finally(() => closeRedis(redis))),
+    stop: () => (stopped ??= worker.stop().finally(() => closeRedis(redis, config.redisCommandTimeoutMs))),
   };
 }
 

@@ -1,6 +1,7 @@
 // Cron schedules for workers: standard 5-field expressions (minute hour day-of-month month day-of-week), or 6
 // fields with seconds first; `*`, lists, ranges and steps; UTC. Each tick's job id derives from the tick, so a
-// tick runs once however many workers schedule it.
+// tick runs once however many workers schedule it. Timers wait in steps of at most MAX_TIMER_MS: setTimeout
+// fires a longer delay after 1 ms, which made monthly and yearly schedules fire early and spin.
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { JobDefinition } from './job.ts';
 
@@ -86,6 +87,47 @@ export function cronNext(s: CronSchedule, afterMs: number): number {
     return d.getTime();
   }
   throw new Error('cron expression never fires');
+}
+
+/** Longest delay setTimeout honours (2^31 − 1 ms, 24.8 days); Node fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Time and timers for a cron schedule; tests pass a fake one. */
+export interface CronClock {
+  now(): number;
+  setTimeout(fire: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+export const systemClock: CronClock = {
+  now: () => Date.now(),
+  setTimeout: (fire, ms) => setTimeout(fire, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
+/**
+ * Calls `fire(tick)` at each tick of the schedule, never before it: the wait is re-armed in steps of at most
+ * MAX_TIMER_MS and checked against the clock when each step ends. Ticks missed while the process was away are
+ * skipped (the next one counts from now). Returns a function that stops it.
+ */
+export function scheduleCron(schedule: CronSchedule, fire: (tick: number) => void, clock: CronClock = systemClock): () => void {
+  let timer: unknown;
+  let stopped = false;
+  const wait = (tick: number): void => {
+    if (stopped) return;
+    const left = tick - clock.now();
+    if (left > 0) {
+      timer = clock.setTimeout(() => wait(tick), Math.min(left, MAX_TIMER_MS));
+      return;
+    }
+    fire(tick);
+    wait(cronNext(schedule, Math.max(tick, clock.now())));
+  };
+  wait(cronNext(schedule, clock.now()));
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
 }
 
 /** A periodic job for `startWorker({ cron: [...] })`; the payload is checked now, not at the first tick. */

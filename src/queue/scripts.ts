@@ -15,6 +15,7 @@ export const SCRIPTS = {
   abortJob: luaScriptFile(dir, 'abortJob-3.lua'),
   replayDead: luaScriptFile(dir, 'replayDead-3.lua'),
   retireConsumers: luaScriptFile(dir, 'retireConsumers-2.lua'),
+  requeueStalled: luaScriptFile(dir, 'requeueStalled-1.lua'),
 } as const;
 
 export type Script = LuaScript;

@@ -1,11 +1,11 @@
 // The consumer side: one worker reads its queue's stream through the consumer group, runs up to `maxJobs`
 // attempts at once, and ends each with a compare-and-set script (batched per event-loop turn). Around that:
-// heartbeats that keep its leases fresh, reclaim of other workers' stalled entries, promotion of due delayed
-// jobs, abort requests over pub/sub, cron ticks, and a graceful stop that loses nothing.
+// heartbeats that keep its leases fresh, re-queueing of stalled entries (any worker's), promotion of due delayed
+// jobs, abort requests over pub/sub, cron ticks, and a graceful stop that loses nothing and ends in bounded time.
 import { errorFields, type Logger } from '../log.ts';
 import type { Redis } from '../redis/index.ts';
 import { Attempt, JobInterrupted } from './attempt.ts';
-import { cronNext, type CronEntry } from './cron.ts';
+import { scheduleCron, type CronEntry } from './cron.ts';
 import { backoffDelay } from './job.ts';
 import { DEAD_LETTER_MAX } from './keys.ts';
 import type { Queue } from './queue.ts';
@@ -18,7 +18,7 @@ export interface WorkerOptions {
   log: Logger;
   /** Attempts run at once (default 50). */
   maxJobs?: number;
-  /** An entry idle this long is presumed orphaned and reclaimed by any worker (default 30 s). */
+  /** An entry idle this long is presumed orphaned and re-queued by any worker (default 30 s). */
   leaseMs?: number;
   /** On stop, running attempts get this long to finish before they are interrupted and re-queued (default 25 s). */
   graceMs?: number;
@@ -35,7 +35,10 @@ export interface Worker {
   readonly ready: Promise<void>;
   /** Attempts running now. */
   running(): number;
-  /** Stops reading, lets running attempts finish within the grace period, re-queues the rest; idempotent. */
+  /**
+   * Stops reading, lets running attempts finish within the grace period, re-queues the rest; idempotent. Resolves
+   * within graceMs + STOP_SLACK_MS even when Redis hangs (what it could not write is re-queued by other workers).
+   */
   stop(): Promise<void>;
 }
 
@@ -54,6 +57,18 @@ type StreamEntry = [entryId: string, fields: string[]];
 const movingAverage = (average: number, sample: number) => (average === 0 ? sample : average * 0.9 + sample * 0.1);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The longest stop() waits on Redis in all, beyond the grace period: its writes, and the reader before them. */
+export const STOP_SLACK_MS = 3000;
+
+/**
+ * How often a worker looks for stalled entries: often enough that an orphaned job runs again within lease + 2 s,
+ * and cheaply (one script call that scans the pending list).
+ */
+export const requeueEveryMs = (leaseMs: number): number => Math.max(10, Math.min(500, Math.floor(leaseMs / 4)));
+
+/** Most stalled entries handled in one script call (another call follows at once when there were more). */
+const REQUEUE_BATCH = 1000;
 
 class QueueWorker implements Worker {
   readonly consumer: string;
@@ -75,6 +90,7 @@ class QueueWorker implements Worker {
   #jobMs = 0;
   #roundTripMs = 0;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #stopCrons: (() => void)[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #blocking: Redis | null = null;
@@ -85,6 +101,8 @@ class QueueWorker implements Worker {
   #reserved = 0;
   #blockingRead = 0;
   #stopping = false;
+  /** Set once stop() is done: nothing is retried after it. */
+  #closed = false;
   #stopped: Promise<void> | null = null;
   #reader: Promise<void> = Promise.resolve();
   /** Wakes the reader (a slot freed) and stop() (the last attempt ended). */
@@ -124,9 +142,11 @@ class QueueWorker implements Worker {
   }
 
   async #start(options: WorkerOptions): Promise<void> {
-    this.#blocking = await this.#duplicate('blocking');
-    this.#subscriber = await this.#duplicate('abort-listener');
-    await this.#subscriber.subscribe(this.#queue.keys.abortChannel, (id: string) => {
+    // Both clients exist before the first wait, so a stop during start-up always has them to destroy.
+    const blocking = (this.#blocking = this.#duplicate('blocking'));
+    const subscriber = (this.#subscriber = this.#duplicate('abort-listener'));
+    await Promise.all([blocking.connect().catch(() => {}), subscriber.connect().catch(() => {})]);
+    await subscriber.subscribe(this.#queue.keys.abortChannel, (id: string) => {
       const run = this.#running.get(id);
       if (run !== undefined) this.#interrupt(run, new JobInterrupted('abort', 'aborted by request'));
     });
@@ -139,6 +159,11 @@ class QueueWorker implements Worker {
         await sleep(200);
       }
     }
+    // Register as live, and put back what workers that died before this one started left behind.
+    await this.#heartbeat().catch((err: unknown) => this.#outage(err));
+    await this.#requeueStalled().catch((err: unknown) => this.#outage(err));
+    // A stop that came during start-up (on a hung Redis it does not wait for it) leaves nothing running.
+    if (this.#stopping) return;
     const every = (ms: number, tick: () => Promise<unknown>): NodeJS.Timeout => {
       let busy = false;
       return setInterval(() => {
@@ -153,19 +178,18 @@ class QueueWorker implements Worker {
     // sweep runs at a tenth of the shortest timeout, so an attempt overruns its timeout by at most that.
     const shortest = Math.min(...[...this.#queue.jobs.values()].map((d) => d.timeoutMs));
     this.#expiryTimer = setInterval(() => this.#expire(), Math.min(1000, Math.max(10, shortest / 10)));
-    this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#reclaim().then(() => this.#retireConsumers(''))));
+    this.#timers.push(every(requeueEveryMs(this.#leaseMs), () => this.#requeueStalled()));
+    this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#retireConsumers('')));
     this.#timers.push(every(options.promoteEveryMs ?? 200, () => this.#promote()));
-    for (const entry of options.cron ?? []) this.#scheduleCron(entry);
-    await this.#heartbeat().catch((err: unknown) => this.#outage(err));
+    for (const entry of options.cron ?? []) this.#stopCrons.push(scheduleCron(entry.schedule, (tick) => this.#enqueueTick(entry, tick)));
     this.#reader = this.#read();
     this.#log.info('worker started', { max_jobs: this.#maxJobs, lease_ms: this.#leaseMs });
   }
 
-  async #duplicate(role: string): Promise<Redis> {
+  #duplicate(role: string): Redis {
     const client = this.#redis.duplicate({ name: `${this.consumer}:${role}` }) as unknown as Redis;
     // Errors surface on the commands themselves; the listener keeps node-redis from throwing them globally.
     client.on('error', () => {});
-    await client.connect().catch(() => {});
     return client;
   }
 
@@ -225,7 +249,7 @@ class QueueWorker implements Worker {
     }
   }
 
-  /** Turns read or reclaimed entries, plus up to `read` new ones, into running attempts (one script call). */
+  /** Turns read entries, plus up to `read` new ones, into running attempts (one script call). */
   async #begin(entries: StreamEntry[], read: number): Promise<void> {
     if (entries.length === 0 && read <= 0) return;
     const k = this.#queue.keys;
@@ -248,7 +272,8 @@ class QueueWorker implements Worker {
       if (superseded !== undefined) this.#interrupt(superseded, new JobInterrupted('lost', 'superseded by a newer attempt'));
       const run = new Attempt(id, started[i + 1] as string, started[i + 4] as number, name, started[i + 3] as string, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
       this.#running.set(id, run);
-      if (this.#active < this.#maxJobs && this.#prefetched.length === 0) this.#execute(run);
+      if (this.#stopping) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
+      else if (this.#active < this.#maxJobs && this.#prefetched.length === 0) this.#execute(run);
       else this.#prefetched.push(run);
     }
   }
@@ -320,6 +345,8 @@ class QueueWorker implements Worker {
       this.#active--;
       this.#jobMs = movingAverage(this.#jobMs, performance.now() - run.startedAt);
     }
+    // A stopping worker waits for its handlers, not for Redis to take their outcomes.
+    if (this.#stopping) this.#wake();
     return true;
   }
 
@@ -383,7 +410,7 @@ class QueueWorker implements Worker {
     } catch (err) {
       this.#outage(err);
       this.#pending.unshift(...batch);
-      if (!this.#flushScheduled) {
+      if (!this.#flushScheduled && !this.#closed) {
         this.#flushScheduled = true;
         setTimeout(() => void this.#flush(), 200);
       }
@@ -409,19 +436,17 @@ class QueueWorker implements Worker {
   }
 
   /**
-   * Takes over entries idle past the lease (their worker died or stalled) as new attempts. It ignores the slots
-   * held by a blocking read: that read waits on an empty stream, and orphans must not wait behind it.
+   * Puts entries idle past the lease (their worker died or stalled) back in the stream, whatever this worker's
+   * free slots: any worker with a free slot then reads them at once.
    */
-  async #reclaim(): Promise<void> {
-    const free = this.#maxJobs - this.#owned() - this.#reserved;
-    if (free <= 0 || this.#stopping) return;
+  async #requeueStalled(): Promise<void> {
     const k = this.#queue.keys;
-    const [, entries] = (await (this.#redis.sendCommand([
-      'XAUTOCLAIM', k.stream, k.group, this.consumer, String(this.#leaseMs), '0-0', 'COUNT', String(free),
-    ]))) as [string, StreamEntry[], string[]];
-    const live = entries.filter((e) => e !== null && Array.isArray(e[1]));
-    if (live.length > 0) this.#log.info('reclaimed stalled jobs', { count: live.length });
-    await this.#begin(live, 0);
+    const args = [k.group, this.consumer, String(this.#leaseMs), k.jobPrefix, String(REQUEUE_BATCH)];
+    for (;;) {
+      const [handled, requeued] = await runScript<[number, number]>(this.#redis, SCRIPTS.requeueStalled, [k.stream], args);
+      if (requeued > 0) this.#log.info('re-queued stalled jobs', { count: requeued });
+      if (handled < REQUEUE_BATCH) return;
+    }
   }
 
   /** Drops consumers with nothing pending that left (this one, on stop) or idled past twice the lease. */
@@ -435,17 +460,10 @@ class QueueWorker implements Worker {
     await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(Date.now()), '1000']);
   }
 
-  #scheduleCron(entry: CronEntry): void {
-    if (this.#stopping) return;
-    const tick = cronNext(entry.schedule, Date.now());
-    const timer = setTimeout(() => {
-      this.#timers.splice(this.#timers.indexOf(timer), 1);
-      // Every worker enqueues the tick; the id derived from it makes all but the first a no-op.
-      this.#queue.enqueue(entry.job, entry.payload, { idempotencyKey: `cron:${entry.expression}:${tick}` })
-        .catch((err: unknown) => this.#log.warn('cron tick not enqueued', { job_name: entry.job.name, tick, ...errorFields(err) }));
-      this.#scheduleCron(entry);
-    }, tick - Date.now());
-    this.#timers.push(timer);
+  #enqueueTick(entry: CronEntry, tick: number): void {
+    // Every worker enqueues the tick; the id derived from it makes all but the first a no-op.
+    this.#queue.enqueue(entry.job, entry.payload, { idempotencyKey: `cron:${entry.expression}:${tick}` })
+      .catch((err: unknown) => this.#log.warn('cron tick not enqueued', { job_name: entry.job.name, tick, ...errorFields(err) }));
   }
 
   stop(): Promise<void> {
@@ -455,27 +473,36 @@ class QueueWorker implements Worker {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
-    await this.ready.catch(() => {});
-    for (const t of this.#timers) clearTimeout(t);
+    // Start-up may never finish on a hung Redis: it checks #stopping before it starts anything, and its failure
+    // once the clients below are destroyed is no one's concern.
+    this.ready.catch(() => {});
+    const graceEnds = Date.now() + this.#graceMs;
+    // The reader returns within one block; it is waited for below, within the slack.
+    const readerDone = Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
+    for (const t of this.#timers) clearInterval(t);
+    for (const stopCron of this.#stopCrons) stopCron();
     this.#wake();
     this.#log.info('worker stopping', { running: this.#running.size, grace_ms: this.#graceMs });
-    // The reader returns within one block; a hung Redis must not hold the stop for longer.
-    await Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
+    // Attempts that have not started go back at once (those still being read are released as they come, #begin).
     for (const run of this.#prefetched) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
-    const deadline = Date.now() + this.#graceMs;
-    while (this.#running.size > 0 && Date.now() < deadline) await Promise.race([this.#changed(), sleep(deadline - Date.now())]);
+    this.#prefetched = [];
+    while (this.#active > 0 && Date.now() < graceEnds) await Promise.race([this.#changed(), sleep(graceEnds - Date.now())]);
     for (const run of this.#running.values()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
-    // Re-queued attempts are written before we go; give a Redis that is away a bounded chance to come back.
-    const flushDeadline = Date.now() + 5000;
-    while (this.#running.size > 0 && Date.now() < flushDeadline) await Promise.race([this.#changed(), sleep(100)]);
+    // From here on only Redis is waited for, STOP_SLACK_MS at most: the last read, the writes of ended and
+    // re-queued attempts, and leaving the group. What a hung Redis never took is re-queued by other workers.
+    const slackEnds = Date.now() + STOP_SLACK_MS;
+    await readerDone;
+    while (this.#running.size > 0 && Date.now() < slackEnds - 500) await Promise.race([this.#changed(), sleep(100)]);
     clearInterval(this.#heartbeatTimer);
     clearInterval(this.#expiryTimer);
-    await this.#retireConsumers(this.consumer).catch(() => {});
+    await Promise.race([this.#retireConsumers(this.consumer).catch(() => {}), sleep(Math.max(0, slackEnds - Date.now()))]);
+    this.#closed = true;
     for (const client of [this.#blocking, this.#subscriber]) {
       if (client?.isOpen) client.destroy();
     }
     this.#log.info('worker stopped', { left_running: this.#running.size });
   }
+
 }
 
 export function startWorker(options: WorkerOptions): Worker {

@@ -91,10 +91,14 @@ export async function pingRedis(client: Redis, timeoutMs: number): Promise<boole
   }
 }
 
-/** Closes the client without waiting on a Redis that may never answer. */
-export async function closeRedis(client: Redis): Promise<void> {
+/**
+ * Closes the client: replies still due get up to `timeoutMs`, then the connection is destroyed (their commands
+ * reject), so a hung Redis never holds a stop.
+ */
+export async function closeRedis(client: Redis, timeoutMs = 1000): Promise<void> {
+  if (!client.isOpen) return;
   try {
-    if (client.isOpen) await client.close();
+    await withTimeout(client.close(), timeoutMs);
   } catch {
     client.destroy();
   }

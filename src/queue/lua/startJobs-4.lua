@@ -1,7 +1,7 @@
---[[ Start the entries a worker just read (blocking XREADGROUP) or reclaimed (XAUTOCLAIM), and up to ARGV[6] new
-  entries read here (so a worker refills its free slots in the same round trip that settles its last batch):
-  each becomes a new attempt owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
-  acknowledged and deleted; a reclaimed job past its tries fails into the dead-letter stream.
+--[[ Start the entries a worker just read (blocking XREADGROUP), and up to ARGV[6] new entries read here (so a
+  worker refills its free slots in the same round trip that settles its last batch): each becomes a new attempt
+  owned by this worker. Entries whose job ended, was aborted, expired or re-queued under a newer entry are
+  acknowledged and deleted; a job re-queued by requeueStalled-1 past its tries fails into the dead-letter stream.
   Job events are published only while someone follows them (a live member in the listeners zset).
   KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash   KEYS[4] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker (consumer)   ARGV[4] now (ms)   ARGV[5] dead-letter max length
@@ -28,7 +28,7 @@ for i = 1, #todo, 2 do
   local key = ARGV[2] .. id
   local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s', 'rev')
   local status = job[1]
-  if (status == 'queued' or status == 'in_progress') and job[6] == entry then
+  if status == 'queued' and job[6] == entry then
     local attempt = tonumber(job[2]) + 1
     -- Every move below bumps the revision inside its HSET (no HINCRBY): one write per job.
     local rev = (tonumber(job[9]) or 0) + 1

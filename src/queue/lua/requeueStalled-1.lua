@@ -1,0 +1,30 @@
+--[[ Put entries idle past the lease back in the stream: their worker died or stalled (a live worker's heartbeat
+  keeps its own entries' idle time low). Each live job gets a new entry at the stream's end, which any worker with
+  a free slot reads at once, so no worker holds a reclaimed job it has no slot for. The attempt count is kept: the
+  lost attempt counts as a try, and startJobs-4 fails a job past its tries. Entries whose job ended, was aborted or
+  re-queued under a newer entry are only acknowledged and deleted.
+  KEYS[1] stream
+  ARGV[1] group   ARGV[2] consumer (claims on its behalf, acknowledged at once)   ARGV[3] lease (ms, least idle)
+  ARGV[4] job key prefix   ARGV[5] most entries to handle
+  Returns {entries handled, jobs re-queued}; handled = ARGV[5] means more may be idle. ]]
+local limit = tonumber(ARGV[5])
+local handled, requeued, cursor = 0, 0, '0-0'
+repeat
+  local claim = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', limit - handled)
+  cursor = claim[1]
+  for _, e in ipairs(claim[2]) do
+    handled = handled + 1
+    local id = e[2][2]
+    local key = ARGV[4] .. id
+    local job = redis.call('HMGET', key, 'status', 'entry')
+    if (job[1] == 'in_progress' or job[1] == 'queued') and job[2] == e[1] then
+      local fresh = redis.call('XADD', KEYS[1], '*', 'id', id)
+      redis.call('HSET', key, 'status', 'queued', 'entry', fresh)
+      redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' queued')
+      requeued = requeued + 1
+    end
+    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+    redis.call('XDEL', KEYS[1], e[1])
+  end
+until cursor == '0-0' or handled >= limit
+return {handled, requeued}
