@@ -6,7 +6,7 @@ import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, type Queue } from '../src/queue/index.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
-import { runCli, spawnWorker, until, type WorkerProc } from './support/queue.ts';
+import { killWorkers, runCli, spawnWorker, until, type WorkerProc } from './support/queue.ts';
 import { echo, flaky, nap, TEST_JOBS } from './support/queue-jobs.ts';
 
 let server: TestRedis;
@@ -34,8 +34,7 @@ before(async () => {
 });
 beforeEach(() => server.flush());
 afterEach(async () => {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
+  await killWorkers(procs);
   procs = [];
 });
 after(async () => {

@@ -7,7 +7,7 @@ import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, type JobHandle, type Queue } from '../src/queue/index.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
-import { spawnWorker, until, type WorkerProc } from './support/queue.ts';
+import { killWorkers, spawnWorker, until, type WorkerProc } from './support/queue.ts';
 import { nap, TEST_JOBS } from './support/queue-jobs.ts';
 
 const LEASE_MS = 1500;
@@ -56,8 +56,7 @@ before(async () => {
 beforeEach(() => server.flush());
 afterEach(async () => {
   server.resume(); // a test that failed while Redis was stopped
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
+  await killWorkers(procs);
   procs = [];
 });
 after(async () => {

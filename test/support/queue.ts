@@ -33,6 +33,12 @@ export async function spawnWorker(url: string, id: string, extra: Record<string,
   return { child, exited, output: () => out };
 }
 
+/** SIGKILLs the workers still running and waits until every one has exited (test clean-up). */
+export async function killWorkers(procs: WorkerProc[]): Promise<void> {
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.exited));
+}
+
 /** Polls `check` until it holds; throws with `what` after `timeoutMs`. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
