@@ -3,7 +3,7 @@
 // heartbeats that keep its leases fresh, re-queueing of stalled entries (any worker's), promotion of due delayed
 // jobs, abort requests over pub/sub, cron ticks, and a graceful stop that loses nothing and ends in bounded time.
 import { errorFields, type Logger } from '../log.ts';
-import type { Redis } from '../redis/index.ts';
+import { withTimeout, type Redis } from '../redis/index.ts';
 import { Attempt, JobInterrupted } from './attempt.ts';
 import { scheduleCron, type CronEntry } from './cron.ts';
 import { backoffDelay } from './job.ts';
@@ -57,6 +57,9 @@ type StreamEntry = [entryId: string, fields: string[]];
 const movingAverage = (average: number, sample: number) => (average === 0 ? sample : average * 0.9 + sample * 0.1);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `pending` (settled either way) at most `ms`; its timer goes once it settles, so none outlives a stop. */
+const waitAtMost = (pending: Promise<unknown>, ms: number): Promise<unknown> => withTimeout(pending, Math.max(0, ms)).catch(() => {});
 
 /** The longest stop() waits on Redis in all, beyond the grace period: its writes, and the reader before them. */
 export const STOP_SLACK_MS = 3000;
@@ -478,7 +481,7 @@ class QueueWorker implements Worker {
     this.ready.catch(() => {});
     const graceEnds = Date.now() + this.#graceMs;
     // The reader returns within one block; it is waited for below, within the slack.
-    const readerDone = Promise.race([this.#reader, sleep(this.#blockMs + 1000)]);
+    const readerDone = waitAtMost(this.#reader, this.#blockMs + 1000);
     for (const t of this.#timers) clearInterval(t);
     for (const stopCron of this.#stopCrons) stopCron();
     this.#wake();
@@ -486,16 +489,16 @@ class QueueWorker implements Worker {
     // Attempts that have not started go back at once (those still being read are released as they come, #begin).
     for (const run of this.#prefetched) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
     this.#prefetched = [];
-    while (this.#active > 0 && Date.now() < graceEnds) await Promise.race([this.#changed(), sleep(graceEnds - Date.now())]);
+    while (this.#active > 0 && Date.now() < graceEnds) await waitAtMost(this.#changed(), graceEnds - Date.now());
     for (const run of this.#running.values()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
     // From here on only Redis is waited for, STOP_SLACK_MS at most: the last read, the writes of ended and
     // re-queued attempts, and leaving the group. What a hung Redis never took is re-queued by other workers.
     const slackEnds = Date.now() + STOP_SLACK_MS;
     await readerDone;
-    while (this.#running.size > 0 && Date.now() < slackEnds - 500) await Promise.race([this.#changed(), sleep(100)]);
+    while (this.#running.size > 0 && Date.now() < slackEnds - 500) await waitAtMost(this.#changed(), slackEnds - 500 - Date.now());
     clearInterval(this.#heartbeatTimer);
     clearInterval(this.#expiryTimer);
-    await Promise.race([this.#retireConsumers(this.consumer).catch(() => {}), sleep(Math.max(0, slackEnds - Date.now()))]);
+    await waitAtMost(this.#retireConsumers(this.consumer), slackEnds - Date.now());
     this.#closed = true;
     for (const client of [this.#blocking, this.#subscriber]) {
       if (client?.isOpen) client.destroy();
