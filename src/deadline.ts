@@ -33,23 +33,22 @@ export function settleWithin<T>(pending: Promise<T>, ms: number, timeout: () => 
 
 const ignore = (): void => {};
 
+/**
+ * The allowance is spent only while the request waits (its clock runs while at least one bounded call is
+ * pending, from the first call on), so a slow handler or a wait for another process's cache fill does not eat it:
+ * what is bounded is the time spent waiting on Redis, which is what a hung Redis adds to a request.
+ */
 export class Deadline {
-  #expiresAt = 0;
+  #usedMs = 0;
+  #pending = 0;
+  #since = 0;
 
   constructor(readonly budgetMs: number) {}
 
-  /**
-   * Wall-clock epoch milliseconds at which the allowance is spent (reading it starts the clock). Wall clock, not
-   * monotonic: a Lua write compares it with Redis `TIME` and refuses once it has passed (src/redis/guard.ts).
-   */
-  get expiresAt(): number {
-    if (this.#expiresAt === 0) this.#expiresAt = Date.now() + this.budgetMs;
-    return this.#expiresAt;
-  }
-
-  /** Milliseconds left; the whole allowance before the first call. */
+  /** Milliseconds of waiting left; the whole allowance before the first call. */
   remainingMs(): number {
-    return this.#expiresAt === 0 ? this.budgetMs : Math.max(0, this.#expiresAt - Date.now());
+    const used = this.#pending === 0 ? this.#usedMs : this.#usedMs + (Date.now() - this.#since);
+    return Math.max(0, this.budgetMs - used);
   }
 
   /** True once the allowance is spent: a call made now would fail at once. */
@@ -58,20 +57,35 @@ export class Deadline {
   }
 
   /**
+   * Wall-clock epoch milliseconds by which a call sent now must have run, for a Lua write to compare with Redis
+   * `TIME` and refuse once it has passed (src/redis/guard.ts).
+   */
+  get expiresAt(): number {
+    return Date.now() + this.remainingMs();
+  }
+
+  /**
    * Waits for `pending` at most what is left (plus `graceMs`, for a guarded write whose reply may be in flight
    * when the deadline passes); then rejects with DeadlineExceededError, at once when nothing is left.
    */
   bound<T>(pending: Promise<T>, graceMs = 0): Promise<T> {
-    const left = this.expiresAt - Date.now() + graceMs;
-    if (left <= 0) {
+    const left = this.remainingMs();
+    if (left === 0) {
       pending.catch(ignore);
       return Promise.reject(this.exceeded());
     }
-    return settleWithin(pending, left, () => this.exceeded());
+    if (this.#pending++ === 0) this.#since = Date.now();
+    const settled = settleWithin(pending, left + graceMs, () => this.exceeded());
+    settled.then(this.#settle, this.#settle);
+    return settled;
   }
 
   /** The error a call meets past the deadline; `applied: false` when the caller knows it had no effect. */
   exceeded(applied?: false): DeadlineExceededError {
-    return new DeadlineExceededError(`no answer within the request's ${this.budgetMs} ms deadline`, applied);
+    return new DeadlineExceededError(`no answer within the request's ${this.budgetMs} ms Redis deadline`, applied);
   }
+
+  readonly #settle = (): void => {
+    if (--this.#pending === 0) this.#usedMs += Date.now() - this.#since;
+  };
 }

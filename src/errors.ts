@@ -17,6 +17,8 @@ export interface ProblemBody {
   detail: string;
   code: string;
   errors?: FieldError[];
+  /** On 503s: false when the request certainly had no effect (safe to retry); absent when it may have. */
+  applied?: boolean;
 }
 
 export const ERRORS = {
@@ -24,6 +26,7 @@ export const ERRORS = {
   MALFORMED_JSON: { status: 400, detail: 'The request body is not valid JSON.' },
   PROTOTYPE_POISONING: { status: 400, detail: 'The request body contains a forbidden key (__proto__ or constructor.prototype).' },
   MALFORMED_PATH: { status: 400, detail: 'The request path contains an invalid percent-encoding.' },
+  TOO_MANY_QUERY_PARAMETERS: { status: 400, detail: 'The query string has more than 1000 parameters.' },
   UNAUTHORIZED: { status: 401, detail: 'Authentication is required.' },
   FORBIDDEN: { status: 403, detail: 'You are not allowed to do this.' },
   NOT_FOUND: { status: 404, detail: 'No resource at this path.' },
@@ -35,7 +38,8 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 422, detail: 'The request did not match the schema.' },
   QUOTA_EXCEEDED: { status: 429, detail: 'This would pass a quota of the caller; retry once some of it is freed.' },
   INTERNAL: { status: 500, detail: 'The server failed to handle this request.' },
-  SERVICE_UNAVAILABLE: { status: 503, detail: 'A backing service is unavailable; try again shortly.' },
+  SERVICE_UNAVAILABLE: { status: 503, detail: 'A backing service did not answer in time; the request was not applied and may be retried after Retry-After.' },
+  OUTCOME_UNKNOWN: { status: 503, detail: 'A backing service did not answer in time; the request may have been applied. Check its effect before retrying it.' },
   SHUTTING_DOWN: { status: 503, detail: 'The server is shutting down; retry on another connection.' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 
@@ -47,25 +51,51 @@ export class HttpError extends Error {
   readonly code: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly applied: boolean | undefined;
 
-  constructor(status: number, code: string, detail: string, options?: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown }) {
+  constructor(status: number, code: string, detail: string, options?: HttpErrorOptions) {
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
     this.errors = options?.errors;
     this.headers = options?.headers;
+    this.applied = options?.applied;
   }
 
   /** An error from the catalogue, optionally with a more specific detail. */
-  static of(code: ErrorCode, detail?: string, options?: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown }): HttpError {
+  static of(code: ErrorCode, detail?: string, options?: HttpErrorOptions): HttpError {
     const e = ERRORS[code];
     return new HttpError(e.status, code, detail ?? e.detail, options);
   }
 
   toProblem(): ProblemBody {
-    return problem(this.status, this.code, this.message, this.errors);
+    const body = problem(this.status, this.code, this.message, this.errors);
+    if (this.applied !== undefined) body.applied = this.applied;
+    return body;
   }
+}
+
+export interface HttpErrorOptions {
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+  /** Sent as the problem's `applied` member (503s). */
+  applied?: boolean;
+}
+
+/** Seconds a client is asked to wait before retrying after a 503 for a backing service. */
+export const RETRY_AFTER_S = 1;
+
+/**
+ * The 503 for a backing service (Redis) that did not answer: SERVICE_UNAVAILABLE with `applied: false` when the
+ * request certainly had no effect, OUTCOME_UNKNOWN (no `applied`) when a write may have run; Retry-After on both.
+ */
+export function unavailableError(notApplied: boolean, cause?: unknown): HttpError {
+  const headers = { 'retry-after': String(RETRY_AFTER_S) };
+  return notApplied
+    ? HttpError.of('SERVICE_UNAVAILABLE', undefined, { headers, cause, applied: false })
+    : HttpError.of('OUTCOME_UNKNOWN', undefined, { headers, cause });
 }
 
 export function problem(status: number, code: string, detail: string, errors?: FieldError[]): ProblemBody {
@@ -96,6 +126,10 @@ const problemFields = {
   status: Type.Integer({ minimum: 400, maximum: 599 }),
   detail: Type.String({ description: 'What went wrong, for a human.' }),
   code: Type.String({ description: 'Stable machine-readable error code, e.g. NOT_FOUND.' }),
+  applied: Type.Optional(Type.Boolean({
+    description: 'On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); '
+      + 'absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying.',
+  })),
 };
 
 export const ProblemSchema = Type.Object(problemFields, { $id: 'Problem', additionalProperties: false, description: 'An RFC 9457 problem.' });

@@ -320,6 +320,8 @@ export interface components {
             detail: string;
             /** @description Stable machine-readable error code, e.g. NOT_FOUND. */
             code: string;
+            /** @description On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying. */
+            applied?: boolean;
         };
         /** @description An RFC 9457 problem listing every field that failed validation. */
         ValidationProblem: {
@@ -332,6 +334,8 @@ export interface components {
             detail: string;
             /** @description Stable machine-readable error code, e.g. NOT_FOUND. */
             code: string;
+            /** @description On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying. */
+            applied?: boolean;
             errors: components["schemas"]["FieldError"][];
         };
     };
@@ -488,9 +492,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -585,9 +591,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -691,9 +699,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -787,9 +797,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -907,9 +919,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {

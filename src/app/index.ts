@@ -17,7 +17,7 @@ export function buildApp(services: AppServices): App {
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);
-  app.include(createJobsRouter(queue, { abortDeps: { auth: apiKeyDependency(config.apiKeys) } }), { prefix: '/v1' });
+  app.include(createJobsRouter(queue, { abortDeps: { auth: apiKeyDependency(config.apiKeys) }, redisTimeoutMs: config.redisCommandTimeoutMs }), { prefix: '/v1' });
   app.include(exportsRouter(services, queue), { prefix: '/v1' });
   if (services.metrics) app.include(metricsRouter(services.metrics));
   // Last: it fixes the route table and documents it (a later include throws).

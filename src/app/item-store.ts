@@ -1,13 +1,16 @@
 // The catalogue in Redis: one hash per item plus sorted-set indexes for listing (all, and per tag).
-// Every call is bounded by the command timeout, so a hung Redis turns into a 503, never a hung request.
+// Every call is bounded by the caller's deadline (the request's ctx.deadline), so a hung Redis turns into a 503,
+// never a hung request; writes are deadline-guarded scripts, so a write that answered 503 is never applied later.
 import { randomBytes } from 'node:crypto';
-import { luaScriptFile, withTimeout, type Redis } from '../redis/index.ts';
+import { Deadline } from '../deadline.ts';
+import { guardedScriptFile, luaScriptFile, type Redis } from '../redis/index.ts';
 import { itemKeys } from './keys.ts';
 import type { Item, ItemCreate, ItemPage, ItemPatch } from './schemas.ts';
 
 const lua = new URL('./lua/', import.meta.url);
-const patchItem = luaScriptFile(lua, 'patchItem-1.lua');
-const deleteItem = luaScriptFile(lua, 'deleteItem-2.lua');
+const createItem = guardedScriptFile(lua, 'createItem-2.lua');
+const patchItem = guardedScriptFile(lua, 'patchItem-1.lua');
+const deleteItem = guardedScriptFile(lua, 'deleteItem-2.lua');
 const listItems = luaScriptFile(lua, 'listItems-1.lua');
 
 /** Time-ordered ids: listing by id is listing by creation time, and ids never collide across processes. */
@@ -35,48 +38,49 @@ function pairs(flat: string[]): Record<string, string> {
   return out;
 }
 
+/** Every call waits on Redis within `deadline`; without one (jobs), within a deadline of its own. */
 export interface ItemStore {
-  create(input: ItemCreate): Promise<Item>;
-  get(id: string): Promise<Item | null>;
-  patch(id: string, patch: ItemPatch): Promise<Item | null>;
-  delete(id: string): Promise<boolean>;
-  list(options: { tag?: string; limit: number; cursor?: string }): Promise<ItemPage>;
+  create(input: ItemCreate, deadline?: Deadline): Promise<Item>;
+  get(id: string, deadline?: Deadline): Promise<Item | null>;
+  patch(id: string, patch: ItemPatch, deadline?: Deadline): Promise<Item | null>;
+  delete(id: string, deadline?: Deadline): Promise<boolean>;
+  list(options: { tag?: string; limit: number; cursor?: string }, deadline?: Deadline): Promise<ItemPage>;
 }
 
+/** `timeoutMs` bounds each call made without a deadline (outside a request, e.g. the export job). */
 export function createItemStore(redis: Redis, prefix: string, timeoutMs: number): ItemStore {
   const keys = itemKeys(prefix);
-  const bounded = <T>(p: Promise<T>) => withTimeout(p, timeoutMs);
+  const own = (deadline: Deadline | undefined): Deadline => deadline ?? new Deadline(timeoutMs);
   return {
-    async create(input) {
+    async create(input, deadline) {
       const now = new Date().toISOString();
       const item: Item = { id: newItemId(), name: input.name, price: input.price, tags: input.tags ?? [], created_at: now, updated_at: now };
       if (input.description !== undefined) item.description = input.description;
-      const fields: Record<string, string> = { id: item.id, name: item.name, price: String(item.price), tags: JSON.stringify(item.tags), created_at: now, updated_at: now };
-      if (item.description !== undefined) fields.description = item.description;
-      const tx = redis.multi().hSet(keys.item(item.id), fields).zAdd(keys.all, { score: 0, value: item.id });
-      for (const tag of item.tags) tx.zAdd(keys.tag(tag), { score: 0, value: item.id });
-      await bounded(tx.exec());
+      const tags = JSON.stringify(item.tags);
+      const fields: string[] = ['id', item.id, 'name', item.name, 'price', String(item.price), 'tags', tags, 'created_at', now, 'updated_at', now];
+      if (item.description !== undefined) fields.push('description', item.description);
+      await createItem.run(redis, own(deadline), [keys.item(item.id), keys.all], [keys.tagPrefix, item.id, tags, ...fields]);
       return item;
     },
-    async get(id) {
-      const fields = await bounded(redis.hGetAll(keys.item(id)));
+    async get(id, deadline) {
+      const fields = await own(deadline).bound(redis.hGetAll(keys.item(id)));
       return Object.keys(fields).length === 0 ? null : decode(fields as Record<string, string>);
     },
-    async patch(id, patch) {
+    async patch(id, patch, deadline) {
       const args: string[] = [keys.tagPrefix, patch.tags ? JSON.stringify(patch.tags) : ''];
       if (patch.name !== undefined) args.push('name', patch.name);
       if (patch.description !== undefined) args.push('description', patch.description);
       if (patch.price !== undefined) args.push('price', String(patch.price));
       args.push('updated_at', new Date().toISOString());
-      const fields = (await bounded(patchItem.run(redis, [keys.item(id)], args))) as string[] | null;
+      const fields = (await patchItem.run(redis, own(deadline), [keys.item(id)], args)) as string[] | null;
       return fields ? decode(fields) : null;
     },
-    async delete(id) {
-      return (await bounded(deleteItem.run(redis, [keys.item(id), keys.all], [keys.tagPrefix]))) === 1;
+    async delete(id, deadline) {
+      return (await deleteItem.run(redis, own(deadline), [keys.item(id), keys.all], [keys.tagPrefix])) === 1;
     },
-    async list({ tag, limit, cursor }) {
+    async list({ tag, limit, cursor }, deadline) {
       const index = tag === undefined ? keys.all : keys.tag(tag);
-      const [more, ...rows] = (await bounded(listItems.run(redis, [index], [keys.itemPrefix, cursor ?? '', limit]))) as [number, ...string[][]];
+      const [more, ...rows] = (await own(deadline).bound(listItems.run(redis, [index], [keys.itemPrefix, cursor ?? '', limit]))) as [number, ...string[][]];
       const items = rows.map(decode);
       return { items, next_cursor: more === 1 && items.length > 0 ? items[items.length - 1].id : null };
     },

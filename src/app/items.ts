@@ -1,6 +1,7 @@
 // The catalogue: CRUD over items with cursor pagination; writes need an API key.
 import { Type } from '@sinclair/typebox';
 import { cacheFromConfig } from '../cache/index.ts';
+import type { Deadline } from '../deadline.ts';
 import { HttpError, createRouter } from '../router/index.ts';
 import { ProblemSchema } from '../errors.ts';
 import { apiKeyDependency } from './auth.ts';
@@ -10,7 +11,12 @@ import type { AppServices } from './services.ts';
 
 const ById = Type.Object({ id: ItemId });
 const notFound = { description: 'No item has this id.', schema: ProblemSchema };
-const unavailable = { description: 'Redis does not answer; retry shortly.', schema: ProblemSchema };
+const unavailable = {
+  description: 'Redis did not answer within the request\'s deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was '
+    + 'changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying.',
+  schema: ProblemSchema,
+  headers: { 'retry-after': { description: 'Seconds to wait before retrying.', schema: Type.String() } },
+};
 const missing = (id: string) => HttpError.of('NOT_FOUND', `No item has the id ${id}.`);
 
 export function itemsRouter(services: AppServices) {
@@ -22,7 +28,7 @@ export function itemsRouter(services: AppServices) {
   // from the stale entry.
   const cache = services.cache ?? cacheFromConfig(config, redis, services.log);
   const cached = cache.route({ ttl: 60, scope: 'public', tags: ['items'], staleIfError: 60 });
-  const invalidate = () => cache.invalidate({ tags: ['items'] });
+  const invalidate = (deadline: Deadline) => cache.invalidate({ tags: ['items'] }, deadline);
 
   return createRouter({ prefix: '/items', tags: ['items'] })
     .get(
@@ -39,7 +45,7 @@ export function itemsRouter(services: AppServices) {
         response: { 200: ItemPage, 503: unavailable },
         use: [cached],
       },
-      (ctx) => store.list(ctx.query),
+      (ctx) => store.list(ctx.query, ctx.deadline),
     )
     .post(
       '/',
@@ -51,15 +57,15 @@ export function itemsRouter(services: AppServices) {
         response: { 201: { description: 'Created; `Location` points at the new item.', schema: Item, headers: { location: { schema: Type.String() } } }, 503: unavailable },
       },
       async (ctx) => {
-        const item = await store.create(ctx.body);
-        await invalidate();
+        const item = await store.create(ctx.body, ctx.deadline);
+        await invalidate(ctx.deadline);
         return ctx.reply(201, item, { location: `/v1/items/${item.id}` });
       },
     )
     .get(
       '/{id}',
       { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable }, use: [cached] },
-      async (ctx) => (await store.get(ctx.params.id)) ?? Promise.reject(missing(ctx.params.id)),
+      async (ctx) => (await store.get(ctx.params.id, ctx.deadline)) ?? Promise.reject(missing(ctx.params.id)),
     )
     .patch(
       '/{id}',
@@ -73,9 +79,9 @@ export function itemsRouter(services: AppServices) {
         response: { 200: Item, 404: notFound, 503: unavailable },
       },
       async (ctx) => {
-        const item = await store.patch(ctx.params.id, ctx.body);
+        const item = await store.patch(ctx.params.id, ctx.body, ctx.deadline);
         if (item === null) throw missing(ctx.params.id);
-        await invalidate();
+        await invalidate(ctx.deadline);
         return item;
       },
     )
@@ -83,8 +89,8 @@ export function itemsRouter(services: AppServices) {
       '/{id}',
       { summary: 'Delete an item', operationId: 'deleteItem', params: ById, deps: { auth: apiKey }, response: { 204: { description: 'Deleted.' }, 404: notFound, 503: unavailable } },
       async (ctx) => {
-        if (!(await store.delete(ctx.params.id))) throw missing(ctx.params.id);
-        await invalidate();
+        if (!(await store.delete(ctx.params.id, ctx.deadline))) throw missing(ctx.params.id);
+        await invalidate(ctx.deadline);
       },
     );
 }

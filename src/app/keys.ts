@@ -1,5 +1,5 @@
 // Every Redis key of the catalogue. The `{items}` hash tag puts them all in one Cluster slot, so the
-// multi-key scripts and transactions below stay valid on Redis Cluster.
+// multi-key scripts stay valid on Redis Cluster.
 export interface ItemKeys {
   item(id: string): string;
   /** Sorted set of every id (score 0, lexicographic = creation order). */

@@ -6,14 +6,16 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export interface BreakerOptions {
   /** Consecutive failures that open the circuit. */
   failureThreshold: number;
-  /** How long an open circuit refuses calls before letting one probe through. */
+  /** How long an open circuit refuses calls before one background probe is sent. */
   cooldownMs: number;
 }
 
 /**
- * closed: calls go through; `failureThreshold` failures in a row open it. open: calls are refused (the cache
- * answers as a bypass) until `cooldownMs` has passed; then one call is let through as a probe (half-open),
- * and its outcome closes or re-opens the circuit. Each state change is logged once.
+ * closed: calls go through; `failureThreshold` failures in a row open it. open: calls are refused at once (the
+ * cache answers as a bypass, nobody waits on a store that is down). Once `cooldownMs` has passed, the next call
+ * asked for starts ONE probe in the background (half-open) and is itself refused, as are all calls while the probe
+ * runs: no client request ever waits to find out whether the store is back. The probe's outcome closes or
+ * re-opens the circuit. Each state change is logged once.
  */
 export class CircuitBreaker {
   state: BreakerState = 'closed';
@@ -24,14 +26,16 @@ export class CircuitBreaker {
   constructor(
     private readonly options: BreakerOptions,
     private readonly log: Logger,
+    /** Asks the store whether it answers; must settle on its own (bounded). */
+    private readonly probe: () => Promise<unknown>,
   ) {}
 
-  /** Whether a call may go to the store now; in half-open only the single probe may. */
+  /** Whether a call may go to the store now: only while closed. */
   allow(now: number): boolean {
     if (this.state === 'closed') return true;
     if (this.state === 'open' && now >= this.openUntil) {
       this.state = 'half-open';
-      return true;
+      this.probe().then(() => this.success(), (err: unknown) => this.failure(err, Date.now()));
     }
     return false;
   }

@@ -3,16 +3,17 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Collector, MetricFamily } from '../metrics/index.ts';
-import { withTimeout, type Redis } from '../redis/index.ts';
+import { Deadline } from '../deadline.ts';
+import type { Redis } from '../redis/index.ts';
 import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
-import { cacheRoute, FAILED, type Budget, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
+import { cacheRoute, FAILED, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
 import { memoryCacheStore } from './memory-store.ts';
 import { redisCacheStore } from './redis-store.ts';
 import type { CacheStore, InvalidateSpec } from './store.ts';
 
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
 export { redisCacheStore } from './redis-store.ts';
-export { requestKey, normalisePath, normaliseQuery, type KeyParts } from './request-key.ts';
+export { requestKey, normalisePath, type KeyParts } from './request-key.ts';
 export { documentCaching, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
 export type { CacheCounters, BreakerState } from './breaker.ts';
@@ -20,7 +21,8 @@ export type { CacheCounters, BreakerState } from './breaker.ts';
 export interface CacheOptions {
   store: CacheStore;
   log: Logger;
-  /** The most a request waits on the store in total (the Redis command timeout); past it the cache bypasses. */
+  /** Bounds store calls made outside a request (invalidations without a deadline, the breaker's probe);
+   *  within a request, calls share the request's deadline (ctx.deadline). Usually the Redis command timeout. */
   timeoutMs: number;
   /** Off: every route runs its handler and no cache headers are added (default on). */
   enabled?: boolean;
@@ -43,9 +45,10 @@ export interface Cache {
   /**
    * Deletes the entries with any of `tags` (in `namespace` only, when given), or the whole `namespace`.
    * Resolves true once applied; false when the store is unreachable: the invalidation is then kept and
-   * replayed before this process serves from the cache again.
+   * replayed before this process serves from the cache again. From a handler, pass `ctx.deadline` so the
+   * invalidation waits only what is left of the request's Redis deadline.
    */
-  invalidate(spec: InvalidateSpec): Promise<boolean>;
+  invalidate(spec: InvalidateSpec, deadline?: Deadline): Promise<boolean>;
   /** A snapshot of the counters plus the circuit state, for /metrics. */
   counters(): CacheCounters & { circuit: BreakerState };
 }
@@ -54,35 +57,26 @@ export function createCache(options: CacheOptions): Cache {
   const log = options.log.child({ component: 'cache', store: options.store.kind });
   const store = options.store;
   const counters = zeroCounters();
-  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log);
+  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log, () => new Deadline(options.timeoutMs).bound(store.ping()));
   const pending: InvalidateSpec[] = [];
   const enabled = options.enabled ?? true;
 
-  async function guarded<T>(budget: Budget, call: () => Promise<T>): Promise<T | typeof FAILED> {
-    if (budget.failed || budget.remainingMs <= 0 || !breaker.allow(Date.now())) {
-      budget.failed = true;
-      return FAILED;
-    }
-    const started = Date.now();
+  async function guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED> {
+    if (deadline.spent || !breaker.allow(Date.now())) return FAILED;
     try {
-      const value = await withTimeout(call(), budget.remainingMs);
+      const value = await deadline.bound(call());
       breaker.success();
       return value;
     } catch (err) {
       counters.storeErrors++;
-      budget.failed = true;
       breaker.failure(err, Date.now());
       return FAILED;
-    } finally {
-      budget.remainingMs -= Date.now() - started;
     }
   }
 
-  const budget = (): Budget => ({ remainingMs: options.timeoutMs, failed: false });
-
-  async function settleInvalidations(b: Budget): Promise<boolean> {
+  async function settleInvalidations(deadline: Deadline): Promise<boolean> {
     while (pending.length > 0) {
-      if ((await guarded(b, () => store.invalidate(pending[0]))) === FAILED) return false;
+      if ((await guarded(deadline, () => store.invalidate(pending[0]))) === FAILED) return false;
       pending.shift();
       if (pending.length === 0) log.info('deferred cache invalidations applied');
     }
@@ -90,7 +84,7 @@ export function createCache(options: CacheOptions): Cache {
   }
 
   const runtime: CacheRuntime = {
-    store, counters, log, guarded, budget, settleInvalidations,
+    store, counters, log, guarded, settleInvalidations,
     cacheName: options.name ?? 'skiff',
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
     lockTtlMs: options.lockTtlMs ?? 10_000,
@@ -101,12 +95,12 @@ export function createCache(options: CacheOptions): Cache {
   return {
     store,
     route: (routeOptions) => cacheRoute(runtime, routeOptions),
-    async invalidate(spec) {
+    async invalidate(spec, deadline) {
       if ((spec.tags === undefined || spec.tags.length === 0) && spec.namespace === undefined) {
         throw new TypeError('cache.invalidate needs tags or a namespace');
       }
       counters.invalidations++;
-      if (pending.length === 0 && (await guarded(budget(), () => store.invalidate(spec))) !== FAILED) return true;
+      if (pending.length === 0 && (await guarded(deadline ?? new Deadline(options.timeoutMs), () => store.invalidate(spec))) !== FAILED) return true;
       pending.push(spec);
       log.warn('cache invalidation deferred until the store answers; cached reads bypass until then', { tags: spec.tags, namespace: spec.namespace });
       return false;

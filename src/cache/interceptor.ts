@@ -2,6 +2,8 @@
 // then a fill lock shared by every process), serves stale while one refresh runs or when the handler fails,
 // and answers If-None-Match with 304. Store trouble is a bypass, never a failed or a hung request.
 import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Deadline } from '../deadline.ts';
 import { HttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Interceptor, Outcome, RequestContext } from '../router/index.ts';
@@ -20,9 +22,12 @@ export interface CacheRouteOptions {
   tags?: string[];
   /** Request headers whose values select different stored responses, e.g. `accept-language`. */
   vary?: string[];
-  /** `public`: one response for everybody; requests with Authorization or Cookie bypass the cache.
-   *  `private`: one response per principal; requests without one bypass the cache. */
+  /** `public`: one response for everybody; requests with a credential header (`credentialHeaders`) bypass the
+   *  cache. `private`: one response per principal; requests without one bypass the cache. */
   scope: 'public' | 'private';
+  /** Request headers that carry credentials: on a `public` route a request with any of them bypasses the cache
+   *  (default `authorization`, `cookie`; add e.g. `x-api-key` when the app authenticates with it). */
+  credentialHeaders?: string[];
   /** The caller's identity on `private` routes, usually a dependency's `principal(value)`. */
   principal?: (ctx: RequestContext) => string | undefined;
   /** Seconds after freshness during which a stale response is served at once while one refresh runs. */
@@ -48,21 +53,15 @@ export interface CacheRuntime {
   readonly lockTtlMs: number;
   readonly honorNoCache: boolean;
   readonly enabled: boolean;
-  /** A per-request allowance of store wait: the whole request never waits on the store longer than this. */
-  budget(): Budget;
-  /** Runs a store call under the circuit breaker and the budget; FAILED instead of throwing or hanging. */
-  guarded<T>(budget: Budget, call: () => Promise<T>): Promise<T | typeof FAILED>;
+  /** Runs a store call under the circuit breaker and the request's Redis deadline; FAILED instead of throwing
+   *  or hanging (and at once when the circuit is open or the deadline spent). */
+  guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED>;
   /** Replays invalidations that failed while the store was unreachable; false while some still fail. */
-  settleInvalidations(budget: Budget): Promise<boolean>;
+  settleInvalidations(deadline: Deadline): Promise<boolean>;
   readonly log: Logger;
 }
 
 export const FAILED = Symbol('store call failed');
-
-export interface Budget {
-  remainingMs: number;
-  failed: boolean;
-}
 
 type FillResult =
   | { kind: 'entry'; entry: StoredResponse; how: 'filled' | 'collapsed' | 'stale-if-error'; stored: boolean }
@@ -87,6 +86,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     throw new TypeError("cache.route: scope 'private' needs principal(ctx), e.g. (ctx) => apiKey.principal(ctx.deps.user)");
   }
   const scope = options.scope;
+  const credentialHeaders = (options.credentialHeaders ?? ['authorization', 'cookie']).map((h) => h.toLowerCase());
+  const carriesCredentials = (headers: IncomingHttpHeaders): boolean => {
+    for (let i = 0; i < credentialHeaders.length; i++) if (headers[credentialHeaders[i]] !== undefined) return true;
+    return false;
+  };
   const tags = options.tags ?? [];
   const vary = (options.vary ?? []).map((h) => h.toLowerCase());
   const varyHeader = vary.length > 0 ? vary.join(', ') : null;
@@ -165,11 +169,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
 
   /** Runs the handler under a claim (or none when the store is unreachable), then stores what may be stored. */
   async function run(
-    ref: EntryRef, next: () => Promise<Outcome>, budget: Budget,
+    ref: EntryRef, next: () => Promise<Outcome>, deadline: Deadline,
     claim: { token: string; epoch: string; locked: boolean } | null, fallback: StoredResponse | null,
   ): Promise<FillResult> {
     const release = (): void => {
-      if (claim?.locked) void rt.guarded(budget, () => store.release(ref, claim.token));
+      if (claim?.locked) void rt.guarded(deadline, () => store.release(ref, claim.token));
     };
     let outcome: Outcome;
     try {
@@ -192,7 +196,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       release();
       return typeof entry === 'string' ? { kind: 'outcome', outcome, detail: entry } : { kind: 'entry', entry, how: 'filled', stored: false };
     }
-    const stored = await rt.guarded(budget, () => store.put(ref, {
+    const stored = await rt.guarded(deadline, () => store.put(ref, {
       value: encodeEntry(entry), lifetimeMs: entryLifetimeMs(entry), epoch: claim.epoch, token: claim.token, tags, now: entry.storedAt,
     }));
     if (stored === true) counters.stores++;
@@ -201,14 +205,14 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   }
 
   /** The process's one fill for a key: claim it fleet-wide, or wait (bounded polling) for whoever holds it. */
-  async function lead(ref: EntryRef, next: () => Promise<Outcome>, budget: Budget, fallback: StoredResponse | null, revalidate: boolean): Promise<FillResult> {
+  async function lead(ref: EntryRef, next: () => Promise<Outcome>, deadline: Deadline, fallback: StoredResponse | null, revalidate: boolean): Promise<FillResult> {
     const token = randomBytes(12).toString('base64url');
     // A dead lock holder delays others until its lock expires; past twice that, give up waiting and run unlocked.
-    const deadline = Date.now() + 2 * rt.lockTtlMs;
+    const giveUpAt = Date.now() + 2 * rt.lockTtlMs;
     let delay = 5;
     for (;;) {
-      const claim = await rt.guarded(budget, () => store.claim(ref, token, rt.lockTtlMs, Date.now(), tags));
-      if (claim === FAILED) return run(ref, next, budget, null, fallback);
+      const claim = await rt.guarded(deadline, () => store.claim(ref, token, rt.lockTtlMs, Date.now(), tags));
+      if (claim === FAILED) return run(ref, next, deadline, null, fallback);
       if (claim.entry !== null && !revalidate) {
         const entry = decodeEntry(claim.entry);
         if (entry !== null) {
@@ -217,8 +221,8 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
         }
       }
       // A revalidating request stores even without the lock: the client asked for a fresh answer.
-      if (claim.locked || revalidate) return run(ref, next, budget, { token, epoch: claim.epoch, locked: claim.locked }, fallback);
-      if (Date.now() + delay > deadline) return run(ref, next, budget, null, fallback);
+      if (claim.locked || revalidate) return run(ref, next, deadline, { token, epoch: claim.epoch, locked: claim.locked }, fallback);
+      if (Date.now() + delay > giveUpAt) return run(ref, next, deadline, null, fallback);
       await sleep(delay);
       delay = Math.min(delay * 2, 100);
     }
@@ -228,20 +232,21 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     if (refreshing.has(key) || flights.has(key)) return;
     refreshing.add(key);
     counters.refreshes++;
-    const budget = rt.budget();
+    // The refresh is part of serving this request: it shares the request's Redis deadline.
+    const deadline = ctx.deadline;
     const token = randomBytes(12).toString('base64url');
     (async () => {
-      const claim = await rt.guarded(budget, () => store.claim(ref, token, rt.lockTtlMs, Date.now(), tags));
+      const claim = await rt.guarded(deadline, () => store.claim(ref, token, rt.lockTtlMs, Date.now(), tags));
       // Someone else refreshed already or is refreshing: nothing to do.
       if (claim === FAILED || !claim.locked) return;
-      const result = await run(ref, next, budget, { token, epoch: claim.epoch, locked: true }, null);
+      const result = await run(ref, next, deadline, { token, epoch: claim.epoch, locked: true }, null);
       if (result.kind === 'outcome') ctx.log.warn('cache refresh gave an unstorable response; stale entry kept', { route: ctx.route, status: result.outcome.status, detail: result.detail });
     })()
       .catch((err: unknown) => ctx.log.warn('cache refresh failed; stale entry kept', { route: ctx.route, err: err instanceof Error ? err.message : String(err) }))
       .finally(() => refreshing.delete(key));
   }
 
-  async function fill(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, budget: Budget, fallback: StoredResponse | null, revalidate: boolean, replacing: boolean): Promise<Outcome> {
+  async function fill(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, deadline: Deadline, fallback: StoredResponse | null, revalidate: boolean, replacing: boolean): Promise<Outcome> {
     const key = `${ref.namespace}\0${ref.id}`;
     const flight = flights.get(key);
     if (flight !== undefined && !revalidate) {
@@ -251,7 +256,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       return renderFill(result, ctx, false, replacing);
     }
     counters.misses++;
-    const mine = lead(ref, next, budget, fallback, revalidate);
+    const mine = lead(ref, next, deadline, fallback, revalidate);
     if (!revalidate) flights.set(key, mine);
     try {
       return renderFill(await mine, ctx, true, replacing);
@@ -267,16 +272,16 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       const method = ctx.method;
       if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled) return next();
       const headers = ctx.req.headers;
-      if (scope === 'public' && (headers.authorization !== undefined || headers.cookie !== undefined)) return bypass(await next(), 'credentials');
+      if (scope === 'public' && carriesCredentials(headers)) return bypass(await next(), 'credentials');
       const principal = scope === 'private' ? options.principal!(ctx) : undefined;
       if (scope === 'private' && principal === undefined) return bypass(await next(), 'no-principal');
       const ref: EntryRef = {
         namespace: options.namespace ?? ctx.route,
-        id: requestKey({ method, path: ctx.path, rawQuery: ctx.rawQuery, vary, headers, principal }),
+        id: requestKey({ method, path: ctx.path, query: ctx.query, vary, headers, principal }),
       };
-      const budget = rt.budget();
-      if (!(await rt.settleInvalidations(budget))) return bypass(await next(), 'store-unavailable');
-      const raw = await rt.guarded(budget, () => store.get(ref));
+      const deadline = ctx.deadline;
+      if (!(await rt.settleInvalidations(deadline))) return bypass(await next(), 'store-unavailable');
+      const raw = await rt.guarded(deadline, () => store.get(ref));
       if (raw === FAILED) return bypass(await next(), 'store-unavailable');
       const now = Date.now();
       const entry = raw === null ? null : decodeEntry(raw);
@@ -296,9 +301,9 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       const fallback = entry !== null && now < entry.errorUntil ? entry : null;
       if (directives.noStore) {
         counters.misses++;
-        return renderFill(await run(ref, next, budget, null, fallback), ctx, true, entry !== null);
+        return renderFill(await run(ref, next, deadline, null, fallback), ctx, true, entry !== null);
       }
-      return fill(ctx, next, ref, budget, fallback, revalidate, entry !== null);
+      return fill(ctx, next, ref, deadline, fallback, revalidate, entry !== null);
     },
 
     openapi(operation) {

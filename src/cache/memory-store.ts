@@ -98,6 +98,8 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
       if (locks.get(key)?.token === token) locks.delete(key);
     },
 
+    async ping() {},
+
     async invalidate(spec: InvalidateSpec) {
       const { tags, namespace } = spec;
       const keys = new Set<string>();

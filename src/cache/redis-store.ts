@@ -68,6 +68,10 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
       await releaseFill.run(client, [keysOf(ref.namespace).lock(ref.id)], [token]);
     },
 
+    async ping() {
+      await client.ping();
+    },
+
     async invalidate(spec: InvalidateSpec) {
       const { tags, namespace } = spec;
       if (namespace !== undefined) return invalidateIn(namespace, tags);

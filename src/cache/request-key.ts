@@ -7,8 +7,12 @@ export interface KeyParts {
   method: string;
   /** The request path without its query. */
   path: string;
-  /** The raw query string without `?`. */
-  rawQuery: string;
+  /**
+   * The route's validated, coerced query (ctx.query): the very values the handler reads, declared parameters only,
+   * defaults applied, in the schema's property order. So two queries share an entry exactly when the handler sees
+   * the same input, and undeclared parameters cannot mint entries.
+   */
+  query: unknown;
   /** Lower-case header names the response varies on, in declaration order. */
   vary: readonly string[];
   headers: IncomingHttpHeaders;
@@ -28,15 +32,6 @@ export function normalisePath(path: string): string {
   });
 }
 
-/** `b=2&a=1` and `a=1&b=2` are one query: pairs are decoded, sorted by name then value, re-encoded. */
-export function normaliseQuery(rawQuery: string): string {
-  if (rawQuery === '') return '';
-  const pairs = [...new URLSearchParams(rawQuery)];
-  if (pairs.length === 0) return '';
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  return new URLSearchParams(pairs).toString();
-}
-
 function headerValue(headers: IncomingHttpHeaders, name: string): string {
   const value = headers[name];
   if (value === undefined) return '';
@@ -50,7 +45,7 @@ const RECENT_MAX = 10_000;
 /** HEAD is answered from GET's entry: the same representation without a body. */
 export function requestKey(parts: KeyParts): string {
   const method = parts.method === 'HEAD' ? 'GET' : parts.method;
-  let material = `${method}\n${normalisePath(parts.path)}\n${normaliseQuery(parts.rawQuery)}`;
+  let material = `${method}\n${normalisePath(parts.path)}\n${JSON.stringify(parts.query)}`;
   for (const name of parts.vary) material += `\n${name}:${headerValue(parts.headers, name)}`;
   // A length prefix keeps a principal from impersonating vary material (and the reverse).
   if (parts.principal !== undefined) material += `\nprincipal:${parts.principal.length}:${parts.principal}`;

@@ -47,6 +47,8 @@ export interface CacheStore {
   release(ref: EntryRef, token: string): Promise<void>;
   /** Deletes the matching entries; fills running meanwhile do not store. Resolves to the number deleted. */
   invalidate(spec: InvalidateSpec): Promise<number>;
+  /** Resolves when the backend answers: the circuit breaker's probe. */
+  ping(): Promise<void>;
 }
 
 /** The freshness deadline written first in every entry (see entry.ts), read without decoding the rest. */

@@ -6,9 +6,9 @@ import { performance } from 'node:perf_hooks';
 import querystring from 'node:querystring';
 import { Readable } from 'node:stream';
 import { Deadline } from '../deadline.ts';
-import { HttpError, PROBLEM_CONTENT_TYPE, validationError } from '../errors.ts';
+import { HttpError, PROBLEM_CONTENT_TYPE, unavailableError, validationError } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
-import { isRedisUnavailable } from '../redis/index.ts';
+import { redisFailure } from '../redis/index.ts';
 import { Reply, isStream, type App, type CompiledRoute, type MethodTable, type Outcome, type RequestContext } from '../router/index.ts';
 import { readJsonBody } from './body.ts';
 import type { Cors } from './cors.ts';
@@ -21,6 +21,19 @@ const nextRequestId = (): string => `${processTag}-${(++requestCounter).toString
 const SECURITY_CSP = "default-src 'none'; frame-ancestors 'none'";
 const EMPTY: Record<string, never> = Object.freeze({}) as Record<string, never>;
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** node:querystring's `maxKeys`: it would drop pairs past this many, so a longer query is refused instead (the
+ *  dropped tail could change what the handler reads while the cache key saw it). */
+const MAX_QUERY_PAIRS = 1000;
+
+function parseQueryString(raw: string): Record<string, unknown> {
+  if (raw === '') return EMPTY;
+  // Fewer characters than the limit cannot hold that many '&'-separated pairs: count only long queries.
+  if (raw.length > MAX_QUERY_PAIRS && raw.split('&', MAX_QUERY_PAIRS + 1).length > MAX_QUERY_PAIRS) {
+    throw HttpError.of('TOO_MANY_QUERY_PARAMETERS');
+  }
+  return querystring.parse(raw);
+}
 
 /** The handler's headers plus the plan's content type (a handler's own `content-type` wins). */
 function withContentType(contentType: string, extra: Record<string, string>): Record<string, string> {
@@ -147,10 +160,12 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
       return;
     }
     let error: HttpError;
+    let failure: ReturnType<typeof redisFailure>;
     if (err instanceof HttpError) error = err;
-    else if (isRedisUnavailable(err)) {
+    else if ((failure = redisFailure(err)) !== null) {
       ctx.log.warn('redis unavailable', { route: ctx.route, ...errorFields(err) });
-      error = HttpError.of('SERVICE_UNAVAILABLE');
+      // GET and HEAD change nothing; a write says "not applied" only when the failure makes that certain.
+      error = unavailableError(failure === 'not-applied' || ctx.method === 'GET' || ctx.method === 'HEAD');
     } else {
       ctx.log.error('unhandled error', { route: ctx.route, ...errorFields(err) });
       error = HttpError.of('INTERNAL');
@@ -252,7 +267,7 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
     ctx.route = route.info.path;
     try {
       if (found.params.length > 0 || route.parseParams !== null) ctx.params = readParams(route, found.params);
-      if (route.parseQuery !== null) ctx.query = route.parseQuery(ctx.rawQuery === '' ? EMPTY : querystring.parse(ctx.rawQuery));
+      if (route.parseQuery !== null) ctx.query = route.parseQuery(parseQueryString(ctx.rawQuery));
       if (route.parseHeaders !== null) ctx.headers = route.parseHeaders(req.headers);
       if (!route.synchronous) {
         runAsync(route, ctx).catch((err: unknown) => fail(ctx, err));

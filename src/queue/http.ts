@@ -14,6 +14,9 @@ export interface JobsRouterOptions {
   abortDeps?: Record<string, Dependency<unknown>>;
   /** Between SSE heartbeat comments, each followed by a re-read of the job (default 15 s). */
   heartbeatMs?: number;
+  /** Bounds each Redis call of the event streams (subscribe, register, unsubscribe): REDIS_COMMAND_TIMEOUT_MS
+   *  (default 1000 ms). */
+  redisTimeoutMs?: number;
 }
 
 const JobId = Type.String({ pattern: JOB_ID_PATTERN, description: 'Returned by the endpoint that enqueued the job.' });
@@ -122,7 +125,7 @@ function sse(event: string, revision: number, data: unknown): string {
 export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) {
   const Job = jobSchema([...queue.jobs.values()].map((d) => [d.name, d.result]));
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const channels = new JobChannels(queue, 1000);
+  const channels = new JobChannels(queue, options.redisTimeoutMs ?? 1000);
   const ById = Type.Object({ id: Type.String({ maxLength: 200 }) });
   const load = async (id: string) => {
     const job = await queue.getJob(id);

@@ -75,11 +75,26 @@ const UNAVAILABLE = new Set([
   'ConnectionTimeoutError', 'ReconnectStrategyError', 'TimeoutError', 'SocketTimeoutError', 'DeadlineExceededError',
 ]);
 
+/** Errors node-redis raises before a command is written (no offline queue): the command had no effect. */
+const NOT_SENT = new Set(['ClientOfflineError', 'ClientClosedError']);
+
 /** Whether an error means "Redis is not answering" (answer 503 / treat as a miss), not a bug in the caller. */
 export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  return redisFailure(err) !== null;
+}
+
+/**
+ * What a Redis error says about the command: null when it is not an availability error; 'not-applied' when the
+ * command certainly had no effect (never sent, refused by its deadline guard, connection refused);
+ * 'may-have-applied' when it was sent and no answer came (a write may have run).
+ */
+export function redisFailure(err: unknown): 'not-applied' | 'may-have-applied' | null {
+  if (!(err instanceof Error)) return null;
   const code = (err as NodeJS.ErrnoException).code;
-  return UNAVAILABLE.has(err.name) || UNAVAILABLE.has(err.constructor.name) || code === 'ECONNREFUSED' || code === 'ECONNRESET';
+  const name = UNAVAILABLE.has(err.name) ? err.name : err.constructor.name;
+  if (!UNAVAILABLE.has(name) && code !== 'ECONNREFUSED' && code !== 'ECONNRESET') return null;
+  if (NOT_SENT.has(name) || code === 'ECONNREFUSED' || (err as { applied?: unknown }).applied === false) return 'not-applied';
+  return 'may-have-applied';
 }
 
 /** True when Redis answered PING within `timeoutMs`. */

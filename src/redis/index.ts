@@ -1,4 +1,5 @@
-export { createRedis, pingRedis, withTimeout, RedisTimeoutError, isRedisUnavailable, closeRedis, reconnectDelay, type Redis, type RedisOptions } from './client.ts';
+export { createRedis, pingRedis, withTimeout, RedisTimeoutError, isRedisUnavailable, redisFailure, closeRedis, reconnectDelay, type Redis, type RedisOptions } from './client.ts';
 export { startRedisServer, redisAnswers, freePort, RedisNotInstalledError, type RedisServer, type RedisServerOptions } from './server.ts';
 export { luaScript, luaScriptFile, BINARY_REPLIES, type LuaScript } from './script.ts';
 export { ensureRedis, NoRedisError, type EnsuredRedis, type EnsureOptions } from './ensure.ts';
+export { guardedScriptFile, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';

@@ -28,7 +28,8 @@ const user = defineDependency({
   },
 });
 
-export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void> } = {}): CacheTestApp {
+/** `redisTimeoutMs` is the app's per-request Redis deadline (ctx.deadline), which the cache's calls share. */
+export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>; redisTimeoutMs?: number } = {}): CacheTestApp {
   const calls: Record<string, number> = {};
   const failing = { on: false };
   const slowMs = { value: 200 };
@@ -58,6 +59,10 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
     count('static');
     return { id: 'static' };
   });
+  router.get('/api-keyed', {
+    response: { 200: Type.Object({ n: Type.Integer() }) },
+    use: [cache.route({ ttl: 60, scope: 'public', credentialHeaders: ['authorization', 'cookie', 'x-api-key'] })],
+  }, () => ({ n: count('api-keyed') }));
   router.get('/lang', {
       response: { 200: Type.Object({ lang: Type.String(), n: Type.Integer() }) },
       use: [cache.route({ ttl: 60, scope: 'public', vary: ['Accept-Language'], namespace: 'lang' })],
@@ -99,7 +104,7 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
     }, async () => {
       await cache.invalidate({ tags: ['things'] });
   });
-  const app = createApp({ log: createLogger('silent') });
+  const app = createApp({ log: createLogger('silent'), redisTimeoutMs: hooks.redisTimeoutMs });
   app.include(router);
   return { app, calls, failing, slowMs };
 }
@@ -119,7 +124,7 @@ export async function startCacheHarness(options: Partial<CacheOptions> & { timeo
   const redis = createRedis({ url: server.url, commandTimeoutMs: options.timeoutMs, log });
   while (!(await pingRedis(redis, 200))) await new Promise((r) => setTimeout(r, 10));
   const cache = createCache({ store: redisCacheStore(redis, 'test:'), log, ...options });
-  const t = cacheTestApp(cache);
+  const t = cacheTestApp(cache, { redisTimeoutMs: options.timeoutMs });
   const client = await testClient(t.app);
   return {
     ...t, server, redis, cache, client,
