@@ -54,6 +54,14 @@ test('item reads are cached and every write is visible to the next read', async 
   assert.deepEqual((await client.get('/v1/items')).json().items.map((i: { id: string }) => i.id), [second.id]);
 });
 
+test('a read carrying X-API-Key bypasses the shared cache entry (a credential header of the app)', async () => {
+  await client.get('/v1/items');
+  assert.equal((await client.get('/v1/items')).headers.get('x-cache'), 'HIT');
+  const keyed = await client.get('/v1/items', { headers: KEY });
+  assert.equal(keyed.headers.get('x-cache'), 'BYPASS');
+  assert.match(keyed.headers.get('cache-status')!, /detail=credentials/);
+});
+
 test('a missing item answers 404 every time and is never cached', async () => {
   for (let i = 0; i < 2; i++) {
     const res = await client.get('/v1/items/0000000000aaaaaaaaaa');

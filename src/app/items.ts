@@ -27,7 +27,8 @@ export function itemsRouter(services: AppServices) {
   // so a client never reads its own write stale. Within a minute of freshness, a Redis failure is answered
   // from the stale entry.
   const cache = services.cache ?? cacheFromConfig(config, redis, services.log);
-  const cached = cache.route({ ttl: 60, scope: 'public', tags: ['items'], staleIfError: 60 });
+  // A request carrying an API key (or other credentials) is answered by the handler, never from the shared entry.
+  const cached = cache.route({ ttl: 60, scope: 'public', tags: ['items'], staleIfError: 60, credentialHeaders: ['authorization', 'cookie', 'x-api-key'] });
   const invalidate = (deadline: Deadline) => cache.invalidate({ tags: ['items'] }, deadline);
 
   return createRouter({ prefix: '/items', tags: ['items'] })
