@@ -269,3 +269,23 @@ test('cap: with Redis hung the export is refused with 503, not enqueued unchecke
     server.resume();
   }
 });
+
+test('a download whose Redis hangs mid-file is cut within the command bound, short of its Content-Length', async () => {
+  const done = await bulkExport();
+  const socket = await startDownload(`/v1/exports/${done.id}/file`, 64 * 1024);
+  let received = 0;
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  server.pause();
+  try {
+    socket.on('data', (data: Buffer) => (received += data.length));
+    socket.resume();
+    const started = Date.now();
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the download was never cut')), 10_000))]);
+    assert.ok(Date.now() - started < 10_000);
+    assert.ok(received < done.bytes, `${received} of ${done.bytes} bytes: the client sees the file is incomplete`);
+  } finally {
+    server.resume();
+    socket.destroy();
+  }
+  assert.equal((await app.get('/healthz')).status, 200);
+});
