@@ -195,7 +195,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
     const owner: ExportOwner = { principal: ctx.deps.auth.keyId, reservation: reservationFor(ctx.deps.auth.keyId, idempotencyKey) };
     // Until it stores its file, an export counts at the most it may store; reserving first keeps concurrent
     // requests from passing the cap together.
-    const held = await files.reserve(owner, EXPORT_MAX_BYTES, Date.now() + EXPORT_KEEP_S * 1000, maxStored);
+    const held = await ctx.deadline.bound(files.reserve(owner, EXPORT_MAX_BYTES, Date.now() + EXPORT_KEEP_S * 1000, maxStored));
     if (!held.granted) {
       throw HttpError.of('QUOTA_EXCEEDED', `This API key holds ${held.heldBytes} bytes of exports; another could pass its ${maxStored}-byte cap.`, {
         headers: { 'retry-after': String(held.retryAfterS) },
@@ -229,7 +229,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
     const job = await queue.getJob(id);
     if (job === null || job.name !== exportJob.name) throw HttpError.of('NOT_FOUND', `No export has the id ${id}.`);
     if (job.status !== 'complete') throw HttpError.of('CONFLICT', `The export is ${job.status}, not complete.`);
-    const size = await files.size(id);
+    const size = await ctx.deadline.bound(files.size(id));
     if (size === null) throw HttpError.of('NOT_FOUND', `The file of export ${id} expired.`);
     const { format } = job.result as { format: 'csv' | 'ndjson' };
     // A byte stream with a one-chunk buffer: the next chunk is read from Redis only once the socket took the last.
