@@ -73,8 +73,9 @@ function clients(seed: string[], run: string, scale: number, exportIds: () => st
     { name: 'POST /v1/items (key)', ratePerS: 4, next: write(true) },
     { name: 'POST /v1/exports', ratePerS: 3, next: exporter(false) },
     { name: 'POST /v1/exports (key)', ratePerS: 2, next: exporter(true) },
-    { name: 'GET /v1/jobs/{id}', ratePerS: 3, next: () => ({ method: 'GET', path: `/v1/jobs/${someJob()}` }) },
-    { name: 'GET /v1/jobs/{id}/events', ratePerS: 2, next: () => ({ method: 'GET', path: `/v1/jobs/${someJob()}/events`, sse: true }) },
+    // Jobs are visible to the key that enqueued them.
+    { name: 'GET /v1/jobs/{id}', ratePerS: 3, next: () => ({ method: 'GET', path: `/v1/jobs/${someJob()}`, headers: auth }) },
+    { name: 'GET /v1/jobs/{id}/events', ratePerS: 2, next: () => ({ method: 'GET', path: `/v1/jobs/${someJob()}/events`, headers: auth, sse: true }) },
     { name: 'GET /readyz', ratePerS: 2, next: () => ({ method: 'GET', path: '/readyz' }) },
     { name: 'GET /healthz', ratePerS: 2, next: () => ({ method: 'GET', path: '/healthz' }) },
   ];

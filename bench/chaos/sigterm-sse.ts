@@ -31,7 +31,7 @@ export async function sigtermScenario(stack: Stack): Promise<SigtermResult> {
   let text = '';
   let closedAt: number | null = null;
   const firstEvent = new Promise<void>((resolve, reject) => {
-    const req = http.get(`${stack.url}/v1/jobs/${id}/events`, { agent: false }, (res) => {
+    const req = http.get(`${stack.url}/v1/jobs/${id}/events`, { agent: false, headers: { 'x-api-key': API_KEY } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`events answered ${res.statusCode}`));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
