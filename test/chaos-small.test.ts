@@ -4,9 +4,13 @@
 // asserted here as soon as main meets it; the full suite (`npm run chaos`) prints every figure.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { cleanUpOnSignals } from '../bench/chaos/stack.ts';
 import { SMALL_PLAN, runChaos, type ChaosFigures } from '../bench/chaos/suite.ts';
 
 let f: ChaosFigures;
+
+// A runner stopped mid-file (Ctrl-C) must not leave the service's process groups or a stopped Redis behind.
+cleanUpOnSignals();
 
 before(async () => {
   f = await runChaos(SMALL_PLAN);

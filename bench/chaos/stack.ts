@@ -77,22 +77,37 @@ export interface Stack {
 }
 
 // Everything started and not yet stopped, for the clean-up on failure, Ctrl-C and exit.
-const live = new Set<{ hardKill(): void }>();
+interface Started {
+  /** SIGKILL, synchronously. */
+  hardKill(): void;
+  /** Resolves once the process has exited. */
+  readonly gone: Promise<unknown>;
+  /** What to remove once it has exited (Redis's data directory). */
+  readonly dir?: string;
+}
+const live = new Set<Started>();
 
 /** SIGKILLs every process group and redis-server still running. Synchronous: safe in an 'exit' handler. */
 export function cleanUpEverything(): void {
   for (const p of live) p.hardKill();
-  live.clear();
 }
 process.once('exit', cleanUpEverything);
 
-/** Ctrl-C or SIGTERM to the driver: clean up, then exit 130 (the scenario's own finally blocks may not run). */
+/**
+ * Ctrl-C or SIGTERM to the driver (or to a test file running the suite): kill everything, wait (briefly) until
+ * it is gone, remove Redis's data directories, exit 130. The scenarios' own finally blocks may not run.
+ */
 export function cleanUpOnSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       process.stderr.write(`\nchaos: ${sig}, stopping every process it started\n`);
+      const started = [...live];
       cleanUpEverything();
-      process.exit(130);
+      const gone = Promise.all(started.map((p) => p.gone));
+      void Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]).then(() => {
+        for (const p of started) if (p.dir) rmSync(p.dir, { recursive: true, force: true });
+        process.exit(130);
+      });
     });
   }
 }
@@ -126,7 +141,7 @@ function startSupervisor(entry: string, env: Record<string, string>): Supervisor
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
   const running = () => child.exitCode === null && child.signalCode === null;
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  const entryHandle = {
+  const entryHandle: Started = {
     hardKill() {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -134,6 +149,7 @@ function startSupervisor(entry: string, env: Record<string, string>): Supervisor
         // already gone
       }
     },
+    gone: exited,
   };
   live.add(entryHandle);
   void exited.then(() => {
@@ -181,12 +197,17 @@ async function startRedis(): Promise<ChaosRedis & { stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-chaos-redis-'));
   let server: RedisServer = await startRedisServer({ dir, appendonly: true });
   const port = server.port;
-  const handle = {
+  // After a restart `server` is another process: the clean-up always reaches the current one.
+  const handle: Started = {
     hardKill() {
       server.process.kill('SIGCONT');
       server.process.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
     },
+    get gone() {
+      const p = server.process;
+      return p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r));
+    },
+    dir,
   };
   live.add(handle);
   const client = createClient({ url: server.url }) as unknown as RedisClientType;
