@@ -49,6 +49,7 @@ export async function orphansScenario(stack: Stack, options: OrphansOptions): Pr
   const burstAgent = new http.Agent({ keepAlive: true });
   const bursts: Outcome[] = [];
   const orphans: { id: string; attempt: number; killedAt: number; recoveredAt?: number }[] = [];
+  let kills = 0;
   try {
     for (let k = 0; k < options.kills; k++) {
       if (k > 0) await sleep(options.killEveryMs);
@@ -71,6 +72,7 @@ export async function orphansScenario(stack: Stack, options: OrphansOptions): Pr
       const linesBefore = workers.lines.length;
       process.kill(victim, 'SIGKILL');
       const killedAt = Date.now();
+      kills++;
       // What the dead worker held: its records can no longer change.
       await sleep(50);
       for (const r of (await jobRecords(queue, ids)).values()) {
@@ -104,7 +106,7 @@ export async function orphansScenario(stack: Stack, options: OrphansOptions): Pr
   const ids = [...acceptedIds(load.outcomes), ...acceptedIds(bursts)];
   const jobs = await settleJobs(queue, ids, Math.max(10_000, watchUntil - now));
   return {
-    kills: new Set(orphans.map((o) => o.killedAt)).size,
+    kills,
     orphans: orphans.length,
     unrecovered: orphans.filter((o) => o.recoveredAt === undefined).length,
     recoveryMaxS: round1(maxOf(orphans.map((o) => ((o.recoveredAt ?? now) - o.killedAt) / 1000))),
