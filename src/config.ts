@@ -23,6 +23,7 @@ export const EnvSchema = Type.Object({
   CORS_METHODS: Type.String({ default: 'GET,POST,PUT,PATCH,DELETE', description: 'Methods allowed in CORS preflight.' }),
   CORS_HEADERS: Type.String({ default: 'Content-Type,Authorization,X-API-Key,X-Request-Id,Idempotency-Key,If-None-Match', description: 'Request headers allowed in CORS preflight.' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Largest JSON body accepted (per-route override).' }),
+  JSON_MAX_DEPTH: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'Deepest nesting of a JSON body (per-route override); deeper is a 400.' }),
   HEADERS_TIMEOUT_MS: Milliseconds(10_000, 'A client must send its headers within this time (slowloris guard).'),
   REQUEST_TIMEOUT_MS: Milliseconds(30_000, 'A client must send its whole request within this time.'),
   KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
@@ -70,6 +71,7 @@ export interface Config {
   apiKeys: string[];
   cors: { origins: string[]; methods: string[]; headers: string[] };
   bodyLimitBytes: number;
+  jsonMaxDepth: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -128,6 +130,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: list(env.API_KEYS),
     cors: { origins: list(env.CORS_ORIGINS), methods: list(env.CORS_METHODS), headers: list(env.CORS_HEADERS) },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    jsonMaxDepth: env.JSON_MAX_DEPTH,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,

@@ -38,6 +38,9 @@ before(async () => {
     return ctx.reply(201, withInternalField);
   });
   app.post('/big', { body: Type.Object({ data: Type.String() }), bodyLimit: 4096 }, (ctx) => ({ length: ctx.body.data.length }));
+  // Any JSON at all: nothing in the schema stands between a forbidden key and the handler.
+  app.post('/any', { body: Type.Unknown(), bodyLimit: 100_000 }, (ctx) => ({ keys: Object.keys(ctx.body as object) }));
+  app.post('/shallow', { body: Type.Unknown(), bodyMaxDepth: 3 }, () => ({ ok: true }));
   app.get('/leaky', { response: { 200: Type.Object({ id: Type.Integer(), tags: Type.Array(Type.Object({ k: Type.String() })) }) } }, () => ({ id: 1, password: 'x', tags: [{ k: 'a', internal: true }] }));
   app.get('/wrong-shape', { response: { 200: Type.Object({ id: Type.Integer() }) } }, () => ({ id: 'not a number' }) as never);
   app.get('/count', { response: { 200: { description: 'Numbers, one per line.', contentType: 'text/plain' } } }, (ctx) =>
@@ -142,6 +145,61 @@ describe('JSON bodies', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     // A key merely named "constructor" holding a plain value is fine.
     assert.equal((await client.post('/things', '{"name":"a","constructor":"x"}', { headers: { 'content-type': 'application/json' } })).status, 201);
+  });
+
+  test('forbidden keys are found after parsing, whatever their escape spelling', async () => {
+    const bodies = [
+      '{"\\u005f_proto__":{"polluted":1}}',
+      '{"__pro\\u0074o__":{"polluted":1}}',
+      '{"a":[{"b":{"constr\\u0075ctor":{"prototype":{"polluted":1}}}}]}',
+      '{"\\u0063\\u006f\\u006e\\u0073\\u0074\\u0072\\u0075\\u0063\\u0074\\u006f\\u0072":{"prototype":{}}}',
+    ];
+    for (const body of bodies) {
+      const res = await client.post('/any', body, { headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 400, body);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      assert.equal(res.json().code, 'PROTOTYPE_POISONING', body);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    const escaped = await client.post('/any', '{"n\\u0061me":"a"}', { headers: { 'content-type': 'application/json' } });
+    assert.deepEqual([escaped.status, escaped.json()], [200, { keys: ['name'] }], 'an escape in an ordinary key is fine');
+  });
+
+  test('deep nesting is a 400 problem, with or without a forbidden key (no stack overflow, no 500)', async () => {
+    const deep = (levels: number, inner = '1') => '['.repeat(levels) + inner + ']'.repeat(levels);
+    for (const body of [deep(8000), `{"a":${deep(8000)},"z":{"constructor":1}}`, `{"a":${deep(8000, '{"constructor":{"prototype":{}}}')}}`]) {
+      const res = await client.post('/any', body, { headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.get('content-type'), 'application/problem+json');
+      assert.equal(res.json().code, 'JSON_TOO_DEEP');
+    }
+    // The app default is 64 levels, the outermost counted as one.
+    assert.equal((await client.post('/any', `{"a":${deep(63)}}`, { headers: { 'content-type': 'application/json' } })).status, 200);
+    assert.equal((await client.post('/any', `{"a":${deep(64)}}`, { headers: { 'content-type': 'application/json' } })).status, 400);
+  });
+
+  test('a route can lower its nesting depth', async () => {
+    const post = (body: string) => client.post('/shallow', body, { headers: { 'content-type': 'application/json' } });
+    assert.equal((await post('{"a":{"b":[1]}}')).status, 200);
+    const res = await post('{"a":{"b":[[1]]}}');
+    assert.equal(res.status, 400);
+    assert.equal(res.json().detail, 'The request body nests deeper than 3 levels.');
+  });
+
+  test('a charset other than UTF-8 is a 415; bytes that are not UTF-8 are a 400', async () => {
+    for (const type of ['application/json; charset=iso-8859-1', 'application/json;charset=utf-16', 'application/json; charset=""']) {
+      const res = await client.post('/things', '{"name":"a"}', { headers: { 'content-type': type } });
+      assert.equal(res.status, 415, type);
+      assert.equal(res.json().code, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    for (const type of ['application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json;charset=utf8']) {
+      assert.equal((await client.post('/things', '{"name":"a"}', { headers: { 'content-type': type } })).status, 201, type);
+    }
+    const latin1 = Buffer.from('{"name":"caf\xe9"}', 'latin1');
+    const res = await fetch(client.url + '/things', { method: 'POST', headers: { 'content-type': 'application/json' }, body: latin1 });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.equal(((await res.json()) as { detail: string }).detail, 'The request body is not valid UTF-8.');
   });
 
   test('a body over the limit by Content-Length is a 413 before it is read', async () => {

@@ -13,7 +13,13 @@ export type { AppServices } from './services.ts';
 
 export function buildApp(services: AppServices): App {
   const { config, log } = services;
-  const app = createApp({ log, bodyLimitBytes: config.bodyLimitBytes, responseValidation: config.responseValidation, redisTimeoutMs: config.redisCommandTimeoutMs });
+  const app = createApp({
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    jsonMaxDepth: config.jsonMaxDepth,
+    responseValidation: config.responseValidation,
+    redisTimeoutMs: config.redisCommandTimeoutMs,
+  });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);

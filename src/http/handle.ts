@@ -212,7 +212,7 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
       for (const [key, dep] of route.deps) values[key] = await dep.resolve(ctx);
     }
     if (route.parseBody !== null) {
-      const raw = await readJsonBody(ctx.req, route.bodyLimit);
+      const raw = await readJsonBody(ctx.req, route.bodyLimit, route.bodyMaxDepth);
       if (raw === undefined) throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
       ctx.body = route.parseBody(raw);
     }

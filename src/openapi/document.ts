@@ -138,7 +138,7 @@ function responsesOf(route: RouteInfo, hasPathParams: boolean, secured: boolean,
   };
   const malformed = [
     ...(hasPathParams ? [ERRORS.MALFORMED_PATH.detail] : []),
-    ...(hasBody ? [ERRORS.MALFORMED_JSON.detail, ERRORS.PROTOTYPE_POISONING.detail] : []),
+    ...(hasBody ? [ERRORS.MALFORMED_JSON.detail, ERRORS.JSON_TOO_DEEP.detail, ERRORS.PROTOTYPE_POISONING.detail] : []),
   ];
   if (malformed.length > 0) automatic(400, () => problem(malformed.join(' Or: ')));
   if (secured) {

@@ -11,6 +11,8 @@ export interface AppOptions extends RouterOptions {
   log?: Logger;
   /** Largest JSON body in bytes unless a route says otherwise (default 1 MiB). */
   bodyLimitBytes?: number;
+  /** Deepest JSON nesting a body may reach unless a route says otherwise (default 64). */
+  jsonMaxDepth?: number;
   /** Check every JSON response against its schema and answer 500 on a mismatch (default: on). */
   responseValidation?: boolean;
   /** Longest accepted path parameter, in characters, before decoding (default 100). */
@@ -33,6 +35,7 @@ export type ResponseObserver = (event: ResponseEvent) => void;
 export class App extends Router {
   readonly log: Logger;
   readonly bodyLimitBytes: number;
+  readonly jsonMaxDepth: number;
   readonly responseValidation: boolean;
   readonly maxParamLength: number;
   readonly redisTimeoutMs: number;
@@ -43,6 +46,7 @@ export class App extends Router {
     super(options);
     this.log = options.log ?? createLogger('info');
     this.bodyLimitBytes = options.bodyLimitBytes ?? 1_048_576;
+    this.jsonMaxDepth = options.jsonMaxDepth ?? 64;
     this.responseValidation = options.responseValidation ?? true;
     this.maxParamLength = options.maxParamLength ?? 100;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 1000;

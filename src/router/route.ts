@@ -23,6 +23,7 @@ export interface ResponsePlan {
 
 export interface CompileOptions {
   bodyLimitBytes: number;
+  jsonMaxDepth: number;
   responseValidation: boolean;
 }
 
@@ -36,6 +37,7 @@ export class CompiledRoute {
   readonly parseHeaders: ((raw: Record<string, unknown>) => unknown) | null;
   readonly parseBody: ((value: unknown) => unknown) | null;
   readonly bodyLimit: number;
+  readonly bodyMaxDepth: number;
   /** [key in ctx.deps, dependency], router-level first; null when there are none. */
   readonly deps: [string, Dependency<unknown>][] | null;
   readonly interceptors: Interceptor[] | null;
@@ -59,6 +61,7 @@ export class CompiledRoute {
     this.parseHeaders = spec.headers ? compileStringInput(spec.headers as TObject, { source: 'header', lowercaseKeys: true }) : null;
     this.parseBody = spec.body ? compileJsonInput(spec.body, 'body') : null;
     this.bodyLimit = spec.bodyLimit ?? options.bodyLimitBytes;
+    this.bodyMaxDepth = spec.bodyMaxDepth ?? options.jsonMaxDepth;
 
     const own = Object.entries(spec.deps ?? {});
     const ownSet = new Set(own.map(([, d]) => d));

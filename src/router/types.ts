@@ -61,6 +61,8 @@ export interface RouteOptions {
   includeInSchema?: boolean;
   /** Largest accepted body in bytes; defaults to the app's `bodyLimitBytes`. */
   bodyLimit?: number;
+  /** Deepest accepted JSON nesting of the body; defaults to the app's `jsonMaxDepth`. */
+  bodyMaxDepth?: number;
   use?: Interceptor[];
 }
 
