@@ -537,7 +537,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description The request body is not valid JSON. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
+            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -573,7 +573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This route accepts application/json bodies only. */
+            /** @description This route accepts application/json bodies in UTF-8 only. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -847,7 +847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description The request path contains an invalid percent-encoding. Or: The request body is not valid JSON. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
+            /** @description The request path contains an invalid percent-encoding. Or: The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -901,7 +901,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This route accepts application/json bodies only. */
+            /** @description This route accepts application/json bodies in UTF-8 only. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1229,7 +1229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request body is not valid JSON. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
+            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1274,7 +1274,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This route accepts application/json bodies only. */
+            /** @description This route accepts application/json bodies in UTF-8 only. */
             415: {
                 headers: {
                     [name: string]: unknown;
