@@ -5,13 +5,15 @@ import { HttpError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { compileStringInput } from './schema/index.ts';
 
+// A misspelt NODE_ENV ("prod") would silently keep development behaviour in production: only these are accepted.
+const NODE_ENVS = ['development', 'production', 'test'] as const;
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 const Seconds = (def: number, description: string) => Type.Number({ exclusiveMinimum: 0, default: def, description: `${description} Seconds.` });
 const List = (description: string) => Type.String({ default: '', description });
 const DocsPath = (def: string, description: string) => Type.String({ pattern: '^(/[A-Za-z0-9._~/-]*)?$', default: def, description });
 
 export const EnvSchema = Type.Object({
-  NODE_ENV: Type.String({ default: 'development', description: '`production` turns off response validation.' }),
+  NODE_ENV: Type.Union(NODE_ENVS.map((e) => Type.Literal(e)), { default: 'development', description: 'development | production (turns off response validation) | test.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the API listens on.' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'Port the API listens on (0: any free port).' }),
   LOG_LEVEL: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'debug | info (one line per request) | warn | error | silent.' }),
@@ -60,7 +62,7 @@ export const EnvSchema = Type.Object({
 export type Env = Static<typeof EnvSchema>;
 
 export interface Config {
-  env: string;
+  env: (typeof NODE_ENVS)[number];
   host: string;
   port: number;
   logLevel: LogLevel;

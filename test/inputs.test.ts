@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { ProblemSchema, problem } from '../src/errors.ts';
 import { createApp, HttpError } from '../src/router/index.ts';
@@ -95,6 +96,30 @@ describe('coercion and defaults', () => {
     assert.deepEqual((await client.get('/coerce/x')).json().errors[0].loc, ['path', 'id']);
     assert.deepEqual((await client.get('/coerce/1', { headers: { 'x-count': 'many' } })).json().errors[0].loc, ['header', 'x-count']);
     assert.deepEqual((await client.get('/coerce/1?limit=0')).json().errors[0], { loc: ['query', 'limit'], msg: 'Expected integer to be greater or equal to 1', type: 'integer_minimum' });
+  });
+});
+
+describe('error messages', () => {
+  test('a missing field is reported once for its loc', async () => {
+    const res = await client.post('/things', { nested: {} });
+    assert.equal(res.status, 422);
+    assert.deepEqual(res.json().errors, [
+      { loc: ['body', 'name'], msg: 'Field required', type: 'missing' },
+      { loc: ['body', 'nested', 'n'], msg: 'Field required', type: 'missing' },
+    ]);
+  });
+
+  test('a value outside an enum is told the allowed values', async () => {
+    const res = await client.get('/coerce/1?color=blue');
+    assert.deepEqual(res.json().errors, [{ loc: ['query', 'color'], msg: 'Expected one of: "red", "green"', type: 'union' }]);
+  });
+
+  test('configuration: an unknown NODE_ENV is refused, and enum variables list their values', () => {
+    assert.throws(() => loadConfig({ NODE_ENV: 'prod' }), (err: unknown) => err instanceof ConfigError && err.message === 'NODE_ENV: Expected one of: "development", "production", "test"');
+    assert.throws(() => loadConfig({ LOG_LEVEL: 'verbose', CACHE_STORE: 'disk' }), (err: unknown) =>
+      err instanceof ConfigError && /LOG_LEVEL: Expected one of: "debug", "info", .*"silent"; CACHE_STORE: Expected one of: "redis", "memory"/.test(err.message));
+    for (const env of ['development', 'production', 'test'] as const) assert.equal(loadConfig({ NODE_ENV: env }).env, env);
+    assert.equal(loadConfig({}).env, 'development');
   });
 });
 

@@ -22,16 +22,31 @@ function pointerToLoc(source: string, pointer: string): (string | number)[] {
   return loc;
 }
 
+/** The message of one error: a choice among constants names the allowed values, not just "union". */
+function messageOf(e: ValueError): string {
+  if (e.type === ValueErrorType.ObjectRequiredProperty) return 'Field required';
+  const members = (e.schema.anyOf ?? e.schema.oneOf) as { const?: unknown }[] | undefined;
+  if (e.type === ValueErrorType.Union && members !== undefined && members.every((m) => m.const !== undefined)) {
+    return `Expected one of: ${members.map((m) => JSON.stringify(m.const)).join(', ')}`;
+  }
+  return e.message;
+}
+
 export function toFieldErrors(source: string, errors: Iterable<ValueError>): FieldError[] {
   const out: FieldError[] = [];
   const seen = new Set<string>();
+  // A missing field also fails its own type check: one "missing" says it all for that loc.
+  const missing = new Set<string>();
   for (const e of errors) {
     const loc = pointerToLoc(source, e.path);
     const type = typeNames.get(e.type) ?? 'invalid';
-    const key = loc.join('\0') + '\0' + type;
+    const at = loc.join('\0');
+    if (missing.has(at)) continue;
+    if (e.type === ValueErrorType.ObjectRequiredProperty) missing.add(at);
+    const key = at + '\0' + type;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ loc, msg: e.type === ValueErrorType.ObjectRequiredProperty ? 'Field required' : e.message, type });
+    out.push({ loc, msg: messageOf(e), type });
     if (out.length === MAX_ERRORS) break;
   }
   if (out.length === 0) out.push({ loc: [source], msg: 'Invalid value', type: 'invalid' });
