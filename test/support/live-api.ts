@@ -18,7 +18,7 @@ export interface LiveApi {
 
 /** An unsupervised worker's link: nothing to tell a supervisor, only this process to gather from. */
 function standaloneLink(collect: () => unknown): WorkerLink {
-  return { supervised: false, id: '0', group: 'web', ready() {}, served() {}, gather: async () => [collect()], stop: async () => {} };
+  return { supervised: false, id: '0', group: 'web', ready() {}, served() {}, gather: async () => [await collect()], stop: async () => {} };
 }
 
 export async function startLiveApi(env: Record<string, string> = {}): Promise<LiveApi> {
