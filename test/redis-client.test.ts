@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, pingRedis, withTimeout, type Redis } from '../src/redis/index.ts';
+import { closeRedis, createRedis, pingRedis, redisFailure, withTimeout, type Redis } from '../src/redis/index.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 
 let server: TestRedis;
@@ -41,6 +41,30 @@ test('a killed Redis fails commands at once, and the client reconnects when it i
   assert.equal(await pingRedis(client, 300), true);
   await client.set('k', 'v');
   assert.equal(await client.get('k'), 'v');
+});
+
+test('a command a busy server refuses (BUSY, like LOADING after a restart) is unavailable and certainly not applied', async () => {
+  // A script that never ends makes Redis refuse other clients' commands once the busy threshold passes.
+  await client.sendCommand(['CONFIG', 'SET', 'busy-reply-threshold', '50']);
+  const runner = client.duplicate();
+  const killer = client.duplicate();
+  runner.on('error', () => {});
+  await Promise.all([runner.connect(), killer.connect()]);
+  const spinning = runner.sendCommand(['EVAL', 'while true do end', '0']).catch((err: unknown) => err);
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await client.set('busy-key', 'v').then(() => null, (err: unknown) => err);
+    assert.ok(refused instanceof Error && refused.message.startsWith('BUSY'), `refused with BUSY: ${String(refused)}`);
+    assert.equal(redisFailure(refused), 'not-applied');
+  } finally {
+    await killer.sendCommand(['SCRIPT', 'KILL']);
+    await spinning;
+    await killer.sendCommand(['CONFIG', 'SET', 'busy-reply-threshold', '5000']);
+    runner.destroy();
+    killer.destroy();
+  }
+  assert.equal(await client.get('busy-key'), null, 'the refused write left nothing');
+  assert.equal(redisFailure(new Error('ERR wrong number of arguments')), null, 'an ordinary error is not an outage');
 });
 
 test('a client created while Redis is down starts, fails fast, and connects once Redis is up', async () => {

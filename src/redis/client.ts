@@ -1,7 +1,7 @@
 // One node-redis client per process, built so that Redis trouble degrades a request instead of hanging it:
 // no offline queue (commands fail at once while disconnected), reconnect with capped exponential backoff,
 // logs on state changes only, and `withTimeout` for callers on a request path.
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { settleWithin } from '../deadline.ts';
 import { errorFields, type Logger } from '../log.ts';
 
@@ -78,6 +78,12 @@ const UNAVAILABLE = new Set([
 /** Errors node-redis raises before a command is written (no offline queue): the command had no effect. */
 const NOT_SENT = new Set(['ClientOfflineError', 'ClientClosedError']);
 
+/**
+ * Error replies with which a server refuses a command it did not run, for a while: loading its dataset after a
+ * restart, blocked by a long script, a replica or a cluster without a master. The command had no effect.
+ */
+const REFUSED_REPLY = /^(?:LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY) /;
+
 /** Whether an error means "Redis is not answering" (answer 503 / treat as a miss), not a bug in the caller. */
 export function isRedisUnavailable(err: unknown): boolean {
   return redisFailure(err) !== null;
@@ -85,11 +91,13 @@ export function isRedisUnavailable(err: unknown): boolean {
 
 /**
  * What a Redis error says about the command: null when it is not an availability error; 'not-applied' when the
- * command certainly had no effect (never sent, refused by its deadline guard, connection refused);
+ * command certainly had no effect (never sent, refused by its deadline guard or by a server that is loading or
+ * busy, connection refused);
  * 'may-have-applied' when it was sent and no answer came (a write may have run).
  */
 export function redisFailure(err: unknown): 'not-applied' | 'may-have-applied' | null {
   if (!(err instanceof Error)) return null;
+  if (err instanceof ErrorReply) return REFUSED_REPLY.test(err.message) ? 'not-applied' : null;
   const code = (err as NodeJS.ErrnoException).code;
   const name = UNAVAILABLE.has(err.name) ? err.name : err.constructor.name;
   if (!UNAVAILABLE.has(name) && code !== 'ECONNREFUSED' && code !== 'ECONNRESET') return null;
