@@ -16,8 +16,9 @@ let queue: Queue;
 const log = createLogger('silent');
 const workers: Worker[] = [];
 
-function worker(options: { maxJobs?: number } = {}): Worker {
-  const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 600, graceMs: 500, blockMs: 100, promoteEveryMs: 10, ...options });
+function worker(options: { maxJobs?: number; graceMs?: number } = {}): Worker {
+  // A lease well above a loaded machine's heartbeat delays: these tests are not about lost leases.
+  const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 2000, graceMs: 500, blockMs: 100, promoteEveryMs: 10, ...options });
   workers.push(w);
   return w;
 }
@@ -198,11 +199,13 @@ test('a worker prefetches short jobs only while busy: a long job never keeps the
 });
 
 test('stopping a busy worker puts its prefetched attempts back at once, uncounted, and nothing runs twice', async () => {
-  const busy = worker({ maxJobs: 2 });
+  // A grace period the running long jobs finish within: only the prefetched ones go back.
+  const busy = worker({ maxJobs: 2, graceMs: 5000 });
   await busy.ready;
   // Short jobs teach the worker to prefetch; the long ones queued behind them are partly prefetched.
   const quick = await Promise.all(Array.from({ length: 300 }, (_, i) => queue.enqueue(echo, { value: `q${i}` })));
-  const long = await Promise.all(Array.from({ length: 6 }, () => queue.enqueue(nap, { ms: 400 })));
+  // Long enough that a loaded machine still sees them prefetched before the first ones end.
+  const long = await Promise.all(Array.from({ length: 6 }, () => queue.enqueue(nap, { ms: 2000 })));
   await Promise.all(quick.map((j) => settled(j.id)));
   await until(async () => (await Promise.all(long.map((j) => statusOf(j.id)))).filter((s) => s === 'in_progress').length > 2);
   const runs = async (id: string) => redis.lLen(`runs:${id}`);
