@@ -6,6 +6,7 @@ import { HttpError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, cronNext, idempotentId, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
+import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { until } from './support/queue.ts';
 import { echo, flaky, nap, slowTimeout, TEST_JOBS } from './support/queue-jobs.ts';
@@ -239,6 +240,33 @@ test('consumers leave the group: a stopped worker at once, a vanished one once i
   assert.ok((await consumers()).includes(leaving.consumer));
   await leaving.stop();
   assert.ok(!(await consumers()).includes(leaving.consumer), 'a stopped worker leaves at once');
+});
+
+test('a job whose workers keep dying is re-queued with its tries counted, then fails into the dead letters', async () => {
+  const k = queue.keys;
+  const job = await queue.enqueue(flaky, { failures: 0 });
+  await queue.ensureGroup();
+  // Three attempts started by a worker that dies each time: read and started as "ghost", never settled.
+  for (let attempt = 1; attempt <= flaky.maxTries; attempt++) {
+    const read = await redis.xReadGroup(k.group, 'ghost', { key: k.stream, id: '>' }, { COUNT: 1 });
+    const entry = (read as { messages: { id: string }[] }[])[0].messages[0].id;
+    const started = await runScript<unknown[]>(redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], [
+      k.group, k.jobPrefix, 'ghost', String(Date.now()), '100', '0', entry, job.id,
+    ]);
+    assert.equal(started[4], attempt);
+    // Its entry idles past a lease of 0 ms: any worker's check puts the job back under a new entry.
+    assert.deepEqual(await runScript(redis, SCRIPTS.requeueStalled, [k.stream], [k.group, 'finder', '0', k.jobPrefix, '1000']), [1, 1]);
+    const record = await queue.getJob(job.id);
+    assert.deepEqual([record?.status, record?.attempt], ['queued', attempt], 'the lost attempt counts as a try');
+    assert.notEqual(await redis.hGet(k.job(job.id), 'entry'), entry);
+  }
+  await worker().ready;
+  await settled(job.id);
+  const record = await queue.getJob(job.id);
+  assert.equal(record?.status, 'failed');
+  assert.match(record?.error ?? '', /lease expired on each of 3 tries/);
+  assert.equal(await redis.lLen(`runs:${job.id}`), 0, 'no fourth attempt ran');
+  assert.equal((await queue.stats()).dead, 1);
 });
 
 test('cron expressions: fields, steps, ranges and the next tick', () => {
