@@ -14,17 +14,30 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-/** Settles like `pending`, or rejects with `timeout()` after `ms`; `pending` keeps a handler, so its late failure is never unhandled. */
-export function settleWithin<T>(pending: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+/**
+ * Settles like `pending`, or rejects with `timeout()` after `ms`; `done` (if given) runs once either way. `pending`
+ * keeps a handler, so its late failure is never unhandled. (Only inline closures here: this runs on every Redis
+ * call, and tsx names every closure bound to a name, at a cost per call.)
+ */
+export function settleWithin<T>(pending: Promise<T>, ms: number, timeout: () => Error, done?: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(timeout()), ms);
+    let open = true;
+    const timer = setTimeout(() => {
+      open = false;
+      done?.();
+      reject(timeout());
+    }, ms);
     pending.then(
       (value) => {
         clearTimeout(timer);
+        if (!open) return;
+        done?.();
         resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
+        if (!open) return;
+        done?.();
         reject(err);
       },
     );
@@ -39,15 +52,15 @@ const ignore = (): void => {};
  * what is bounded is the time spent waiting on Redis, which is what a hung Redis adds to a request.
  */
 export class Deadline {
-  #usedMs = 0;
-  #pending = 0;
-  #since = 0;
+  private usedMs = 0;
+  private waiting = 0;
+  private since = 0;
 
   constructor(readonly budgetMs: number) {}
 
   /** Milliseconds of waiting left; the whole allowance before the first call. */
   remainingMs(): number {
-    const used = this.#pending === 0 ? this.#usedMs : this.#usedMs + (Date.now() - this.#since);
+    const used = this.waiting === 0 ? this.usedMs : this.usedMs + (Date.now() - this.since);
     return Math.max(0, this.budgetMs - used);
   }
 
@@ -74,18 +87,16 @@ export class Deadline {
       pending.catch(ignore);
       return Promise.reject(this.exceeded());
     }
-    if (this.#pending++ === 0) this.#since = Date.now();
-    const settled = settleWithin(pending, left + graceMs, () => this.exceeded());
-    settled.then(this.#settle, this.#settle);
-    return settled;
+    if (this.waiting++ === 0) this.since = Date.now();
+    return settleWithin(pending, left + graceMs, () => this.exceeded(), () => this.settle());
+  }
+
+  private settle(): void {
+    if (--this.waiting === 0) this.usedMs += Date.now() - this.since;
   }
 
   /** The error a call meets past the deadline; `applied: false` when the caller knows it had no effect. */
   exceeded(applied?: false): DeadlineExceededError {
     return new DeadlineExceededError(`no answer within the request's ${this.budgetMs} ms Redis deadline`, applied);
   }
-
-  readonly #settle = (): void => {
-    if (--this.#pending === 0) this.#usedMs += Date.now() - this.#since;
-  };
 }
