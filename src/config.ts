@@ -16,6 +16,8 @@ export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union(NODE_ENVS.map((e) => Type.Literal(e)), { default: 'development', description: 'development | production (turns off response validation) | test.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address the API listens on.' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'Port the API listens on (0: any free port).' }),
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address GET /metrics is served on, apart from the API.' }),
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464, description: 'Port GET /metrics is served on (0: any free port).' }),
   LOG_LEVEL: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: 'debug | info (one line per request) | warn | error | silent.' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis to use; unset: 127.0.0.1:6379, or a private redis-server started by `npm start`.' })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'skiff:', description: 'Prefix of every Redis key skiff writes.' }),
@@ -65,6 +67,8 @@ export interface Config {
   env: (typeof NODE_ENVS)[number];
   host: string;
   port: number;
+  /** Where GET /metrics is served: its own listener, never the API's. */
+  metrics: { host: string; port: number };
   logLevel: LogLevel;
   /** Undefined when not configured: `npm start` then looks for a local Redis or starts a private one. */
   redisUrl: string | undefined;
@@ -125,6 +129,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     env: env.NODE_ENV,
     host: env.HOST,
     port: env.PORT,
+    metrics: { host: env.METRICS_HOST, port: env.METRICS_PORT },
     logLevel: env.LOG_LEVEL,
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
 import { cacheCollector, cacheFromConfig } from './cache/index.ts';
-import { joinSupervisor, listenTarget, runSupervisor, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
+import { checkListen, describeListenError, joinSupervisor, listenTarget, runSupervisor, takeListenFd, type ListenAddress, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -48,7 +48,11 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
   app.observe(() => link.served());
   server = createServer(app, config, log);
   countInFlight(metrics.perProcess, server.server);
-  const address = await server.listen(listenTarget(config.host, config.port));
+  const address = await server.listen(listenTarget(config.host, config.port)).catch((err: unknown) => {
+    // Another worker would fail the same way (the primary checked, but another server may have come first).
+    link.fatal(describeListenError(err, apiAddress(config)));
+    return new Promise<never>(() => {}); // fatal() exits
+  });
   log.info('listening', { address, pid: process.pid });
   link.ready();
   const running = server;
@@ -75,8 +79,20 @@ async function runWorker(config: Config): Promise<void> {
   api = await startApi(config, log, link);
 }
 
+const apiAddress = (config: Config): ListenAddress => ({ host: config.host, port: config.port, variable: 'PORT' });
+
+/** For `main`: one line on stderr and exit 1 (a start-up problem an operator must fix; retrying cannot). */
+function refuseToStart(reason: string): never {
+  process.stderr.write(`skiff: ${reason}\n`);
+  process.exit(1);
+}
+
 async function runPrimary(config: Config, withQueueWorkers: boolean): Promise<number> {
   const log = createLogger(config.logLevel, { role: 'supervisor' });
+  // Before Redis and the workers: a taken address is one line now, not a crash loop of workers later.
+  const listenFd = takeListenFd();
+  const taken = listenFd === null ? await checkListen(apiAddress(config)) : null;
+  if (taken !== null) refuseToStart(taken);
   // One Redis for every process: a private redis-server is started here, once, not per worker.
   const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);
   const env = { REDIS_URL: redisHost.url };
@@ -90,7 +106,7 @@ async function runPrimary(config: Config, withQueueWorkers: boolean): Promise<nu
     maxRequestsJitter: c.maxRequestsJitter,
   }];
   if (withQueueWorkers) groups.push(queueWorkerGroup(c, env));
-  const code = await runSupervisor(groups, c, log);
+  const code = await runSupervisor(groups, c, log, listenFd);
   await redisHost.stop();
   return code;
 }
@@ -102,8 +118,7 @@ async function main(): Promise<void> {
     process.exit(await runPrimary(config, process.argv.includes('--with-workers')));
   } catch (err) {
     if (!(err instanceof NoRedisError)) throw err;
-    process.stderr.write(`skiff: ${err.message}\n`);
-    process.exit(1);
+    refuseToStart(err.message);
   }
 }
 

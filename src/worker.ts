@@ -7,7 +7,7 @@ import { loadConfigOrExit, type ClusterConfig, type Config } from './config.ts';
 import { appJobs } from './app/exports.ts';
 import { joinSupervisor, runSupervisor, type WorkerGroup } from './cluster/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { closeRedis, createRedis } from './redis/index.ts';
+import { closeRedis, createRedis, type Redis } from './redis/index.ts';
 import { createQueue, startWorker, type CronEntry, type JobDefinition, type Worker } from './queue/index.ts';
 
 export interface WorkerProcessOptions {
@@ -25,6 +25,8 @@ export interface WorkerProcessOptions {
 
 export interface WorkerProcess {
   readonly worker: Worker;
+  /** The worker's main Redis connection. */
+  readonly redis: Redis;
   /** Resolves once the worker reads its queue. */
   readonly ready: Promise<void>;
   /**
@@ -55,6 +57,7 @@ export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerPr
   let stopped: Promise<void> | null = null;
   return {
     worker,
+    redis,
     ready: worker.ready,
     stop: () => (stopped ??= worker.stop().finally(() => closeRedis(redis, config.redisCommandTimeoutMs))),
   };
@@ -67,11 +70,20 @@ export function startWorkerProcess(options: WorkerProcessOptions = {}): WorkerPr
 export function runWorkerProcess(options: WorkerProcessOptions = {}): WorkerProcess {
   const config = options.config ?? loadConfigOrExit();
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
-  let handle: WorkerProcess | undefined;
-  const link = joinSupervisor({ log, stop: () => handle?.stop() ?? Promise.resolve() });
-  handle = startWorkerProcess({ consumerSuffix: link.supervised ? link.id : undefined, ...options, config, log });
-  handle.ready.then(() => link.ready(), () => {});
-  return handle;
+  let reading = false;
+  // Before it reads its queue a worker holds no job, so a stop need not wait for a Redis that may never answer.
+  const link = joinSupervisor({ log, stop: () => (reading ? started.stop() : Promise.resolve()) });
+  const started = startWorkerProcess({ consumerSuffix: link.supervised ? link.id : undefined, ...options, config, log });
+  // Redis unreachable before the worker reads: it is alive and waiting (its client logs the retries), not a
+  // worker that failed to start, which the supervisor would kill and replace every boot timeout.
+  const waiting = () => link.waiting('redis unreachable');
+  started.redis.once('error', waiting);
+  started.ready.then(() => {
+    reading = true;
+    started.redis.off('error', waiting);
+    link.ready();
+  }, () => {});
+  return started;
 }
 
 /** WORKER_CONCURRENCY processes of this module, for the cluster supervisor. */

@@ -10,6 +10,7 @@ export { startSupervisor, type Supervisor, type SupervisorOptions, type WorkerGr
 export { joinSupervisor, type WorkerLink, type JoinOptions } from './worker.ts';
 export { drainHttpServer, type DrainOptions } from './drain.ts';
 export { takeListenFd, systemdNotifier, type Notify } from './systemd.ts';
+export { checkListen, describeListenError, type ListenAddress } from './address.ts';
 
 export type ListenTarget = { fd: number } | { host: string; port: number };
 
@@ -20,16 +21,16 @@ export function listenTarget(host: string, port: number, env: NodeJS.ProcessEnv 
 }
 
 /**
- * For entry points: supervises `groups` with the timeouts from the environment, taking a socket systemd passed
- * and reporting readiness to systemd; resolves with the exit code once stopped.
+ * For entry points: supervises `groups` with the timeouts from the environment, passing on a socket systemd passed
+ * (`takeListenFd()`) and reporting readiness to systemd; resolves with the exit code once stopped.
  */
-export function runSupervisor(groups: WorkerGroup[], settings: ClusterConfig, log: Logger): Promise<number> {
+export function runSupervisor(groups: WorkerGroup[], settings: ClusterConfig, log: Logger, listenFd: number | null = takeListenFd()): Promise<number> {
   return startSupervisor({
     groups,
     log,
     gracefulTimeoutMs: settings.gracefulTimeoutMs,
     workerTimeoutMs: settings.workerTimeoutMs,
-    listenFd: takeListenFd(),
+    listenFd,
     notify: systemdNotifier(log),
   }).done;
 }

@@ -4,6 +4,10 @@
 /** Worker → supervisor. Any message also counts as a heartbeat. */
 export type WorkerMessage =
   | { skiff: 'ready' }
+  /** Alive, but its backing service (Redis) is unreachable: started, not crashed; `ready` follows once it is. */
+  | { skiff: 'waiting'; reason: string }
+  /** Cannot start, and another try would fail the same way (the address is taken): stop everything. */
+  | { skiff: 'fatal'; reason: string }
   | { skiff: 'beat' }
   /** MAX_REQUESTS reached: start my replacement, then retire me. */
   | { skiff: 'retire' }

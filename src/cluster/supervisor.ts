@@ -56,6 +56,8 @@ interface Member {
   readonly group: GroupState;
   readonly spawnedAt: number;
   state: State;
+  /** Said `waiting`: alive and started, its backing service not reachable yet. */
+  waiting: boolean;
   lastBeat: number;
   readonly ready: Promise<boolean>;
   settleReady: (ok: boolean) => void;
@@ -119,7 +121,7 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     let settleReady!: (ok: boolean) => void;
     const ready = new Promise<boolean>((r) => (settleReady = r));
     const now = Date.now();
-    const member: Member = { worker, group, spawnedAt: now, state: 'starting', lastBeat: now, ready, settleReady, killTimer: null };
+    const member: Member = { worker, group, spawnedAt: now, state: 'starting', waiting: false, lastBeat: now, ready, settleReady, killTimer: null };
     members.set(worker.id, member);
     worker.on('message', (msg: unknown) => onMessage(member, msg));
     worker.once('exit', (code, signal) => onExit(member, code, signal));
@@ -139,12 +141,26 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     const message = msg as WorkerMessage;
     switch (message.skiff) {
       case 'ready':
-        if (m.state === 'starting') {
+        if (m.state === 'starting' || m.waiting) {
           m.state = 'ready';
+          m.waiting = false;
           log.info('worker ready', fields(m));
         }
         m.settleReady(true);
         return checkAllReady();
+      case 'waiting':
+        // Started, not crashed: it stays (watched by its heartbeat, not the boot timeout) and logs its own retries.
+        if (m.state !== 'starting') return;
+        m.state = 'ready';
+        m.waiting = true;
+        log.warn('worker started, waiting for its backing service', { ...fields(m), reason: message.reason });
+        m.settleReady(true);
+        return checkAllReady();
+      case 'fatal':
+        if (shuttingDown) return;
+        log.error('a worker cannot start and a new one would fail the same way; stopping', { ...fields(m), reason: message.reason });
+        void shutdown(1);
+        return;
       case 'retire':
         if (m.state === 'ready' && !shuttingDown) {
           log.info('worker reached MAX_REQUESTS, replacing it', fields(m));
@@ -373,7 +389,11 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     ['SIGHUP', onHup], ['SIGTERM', onTerm], ['SIGINT', onTerm], ['SIGTTIN', onTtin], ['SIGTTOU', onTtou],
   ];
   const removeSignalHandlers = () => { for (const [s, h] of handlers) process.off(s, h); };
-  if (options.handleSignals !== false) for (const [s, h] of handlers) process.on(s, h);
+  if (options.handleSignals !== false) {
+    for (const [s, h] of handlers) process.on(s, h);
+    // Who to signal: under npm the process tree has more than one node, and npm forwards only INT and TERM.
+    log.info('supervisor started', { pid: process.pid, signals: 'TERM, INT: graceful stop; HUP: rolling reload; TTIN, TTOU: one worker more, fewer' });
+  }
 
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
@@ -382,7 +402,8 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     if (wasAllReady || shuttingDown) return;
     if (!groups.every((g) => live(g).filter((m) => m.state === 'ready').length >= g.target)) return;
     wasAllReady = true;
-    log.info('all workers ready', { pids: pids() });
+    const waiting = [...members.values()].filter((m) => m.waiting).map((m) => m.worker.process.pid);
+    log.info('all workers ready', waiting.length > 0 ? { pids: pids(), waiting } : { pids: pids() });
     notify({ READY: '1', STATUS: status() });
     resolveReady();
   }

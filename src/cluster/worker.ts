@@ -11,6 +11,10 @@ export interface WorkerLink {
   readonly group: string;
   /** Tell the supervisor this worker is serving (listening / consuming). */
   ready(): void;
+  /** Tell the supervisor this worker is alive but waiting for `reason` (Redis unreachable); `ready()` follows. */
+  waiting(reason: string): void;
+  /** A start-up failure a new worker would repeat (the address is taken): log it, make the supervisor stop, exit 1. */
+  fatal(reason: string): void;
   /** Count one request towards MAX_REQUESTS. */
   served(): void;
   /** Every ready sibling's `collect()` answer, this worker's included; only its own when unsupervised. */
@@ -78,6 +82,13 @@ export function joinSupervisor(options: JoinOptions, env: NodeJS.ProcessEnv = pr
     id: env[WORKER_ENV.id] ?? '0',
     group: env[WORKER_ENV.group] ?? 'main',
     ready: () => send({ skiff: 'ready' }),
+    waiting: (reason) => send({ skiff: 'waiting', reason }),
+    fatal(reason) {
+      log.error('cannot start', { reason });
+      // Exit once the message is written, so the supervisor hears why before it sees the exit.
+      if (supervised && process.connected) process.send!({ skiff: 'fatal', reason } satisfies WorkerMessage, () => process.exit(1));
+      else process.exit(1);
+    },
     served() {
       if (++served >= maxRequests && maxRequests > 0 && !retireAsked) {
         retireAsked = true;

@@ -1,9 +1,10 @@
 // One node-redis client per process, built so that Redis trouble degrades a request instead of hanging it:
 // no offline queue (commands fail at once while disconnected), reconnect with capped exponential backoff,
-// logs on state changes only, and `withTimeout` for callers on a request path.
+// an outage logged with backoff (./outage.ts), and `withTimeout` for callers on a request path.
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { settleWithin } from '../deadline.ts';
-import { errorFields, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { outageLog } from './outage.ts';
 
 export type Redis = RedisClientType;
 
@@ -41,20 +42,10 @@ export function createRedis(options: RedisOptions): Redis {
       reconnectStrategy: reconnectDelay,
     },
   }) as unknown as Redis;
-  let down = false;
-  client.on('error', (err: unknown) => {
-    if (down) return;
-    down = true;
-    log.warn('redis unavailable; retrying with backoff', errorFields(err));
-  });
-  client.on('ready', () => {
-    if (down) log.info('redis connection restored');
-    down = false;
-  });
-  client.connect().catch((err: unknown) => {
-    if (!down) log.warn('redis connect failed; retrying with backoff', errorFields(err));
-    down = true;
-  });
+  const outage = outageLog(log, options.url);
+  client.on('error', (err: unknown) => outage.down(err));
+  client.on('ready', () => outage.up());
+  client.connect().catch((err: unknown) => outage.down(err));
   return client;
 }
 

@@ -1,6 +1,6 @@
 // A tiny HTTP worker for supervisor tests: says which process answered, can be slow or block its event loop.
 import http from 'node:http';
-import { drainHttpServer, joinSupervisor, listenTarget } from '../../src/cluster/index.ts';
+import { describeListenError, drainHttpServer, joinSupervisor, listenTarget } from '../../src/cluster/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 
@@ -26,4 +26,5 @@ const server = http.createServer(async (req, res) => {
   res.end(JSON.stringify(body));
 });
 server.keepAliveTimeout = 30_000;
+server.once('error', (err) => link.fatal(describeListenError(err, { host: config.host, port: config.port, variable: 'PORT' })));
 server.listen(listenTarget(config.host, config.port), () => link.ready());

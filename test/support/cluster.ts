@@ -5,6 +5,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURE_PRIMARY = fileURLToPath(new URL('./cluster-primary.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LogLine {
   msg: string;
@@ -35,6 +36,8 @@ export interface PrimaryOptions {
   shellPrefix?: string;
   /** Drop the children's stderr (tests of workers that crash on purpose). */
   quietStderr?: boolean;
+  /** Run this package.json script through npm (`npm run --silent NAME -- args`) instead of `script`. */
+  npmScript?: string;
 }
 
 export function startPrimary(options: PrimaryOptions): RunningPrimary {
@@ -43,7 +46,9 @@ export function startPrimary(options: PrimaryOptions): RunningPrimary {
   const stdio: ('ignore' | 'pipe' | 'inherit' | number)[] = ['ignore', 'pipe', options.quietStderr ? 'ignore' : 'inherit', ...(options.extraFds ?? [])];
   const child = options.shellPrefix
     ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" --import tsx "$1"`, process.execPath, script], { env, stdio, detached: true })
-    : spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], { env, stdio, detached: true });
+    : options.npmScript
+      ? spawn('npm', ['run', '--silent', options.npmScript, '--', ...(options.args ?? [])], { cwd: ROOT, env, stdio, detached: true })
+      : spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], { env, stdio, detached: true });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let buffered = '';
