@@ -10,7 +10,7 @@ import { checkListen, describeListenError, joinSupervisor, listenTarget, runSupe
 import { loadConfigOrExit, type Config } from './config.ts';
 import { createServer, type SkiffServer } from './http/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { countInFlight, createServerMetrics, instrumentApp, queueFamilies, type ServerMetrics } from './metrics/index.ts';
+import { countInFlight, countRejected, createServerMetrics, instrumentApp, queueFamilies, type ServerMetrics } from './metrics/index.ts';
 import { createQueue } from './queue/index.ts';
 import { NoRedisError, closeRedis, createRedis, ensureRedis, pingRedis } from './redis/index.ts';
 import { queueWorkerGroup } from './worker.ts';
@@ -48,6 +48,7 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
   app.observe(() => link.served());
   server = createServer(app, config, log);
   countInFlight(metrics.perProcess, server.server);
+  countRejected(metrics.perProcess, server);
   const address = await server.listen(listenTarget(config.host, config.port)).catch((err: unknown) => {
     // Another worker would fail the same way (the primary checked, but another server may have come first).
     link.fatal(describeListenError(err, apiAddress(config)));

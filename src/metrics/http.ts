@@ -1,4 +1,4 @@
-// HTTP metrics of one worker: requests by route template and status, latency, requests in flight.
+// HTTP metrics of one worker: requests by route template and status, latency, requests in flight, rejections.
 import type { Server } from 'node:http';
 import type { App } from '../router/index.ts';
 import type { Registry } from './registry.ts';
@@ -12,6 +12,12 @@ export function instrumentApp(registry: Registry, app: App): void {
     requests.inc([e.method, route, String(e.status)]);
     duration.observe([e.method, route], e.durationMs / 1000);
   });
+}
+
+/** Requests the server rejected before routing (malformed, headers too large, too slow, CONNECT), by status. */
+export function countRejected(registry: Registry, server: { observeRejected(observer: (status: number) => void): void }): void {
+  const rejected = registry.counter('skiff_http_rejected_total', 'Requests rejected before routing (malformed, headers too large, too slow, unknown method), by status.', ['status']);
+  server.observeRejected((status) => rejected.inc([String(status)]));
 }
 
 export function countInFlight(registry: Registry, server: Server): void {

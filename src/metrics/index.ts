@@ -9,7 +9,7 @@ import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, Registry, renderPrometheus, typ
 import { processCollector } from './process.ts';
 
 export { Registry, mergeFamilies, renderPrometheus, PROMETHEUS_CONTENT_TYPE, DEFAULT_BUCKETS, type MetricFamily, type Sample, type Collector, type Counter, type Gauge, type Histogram } from './registry.ts';
-export { instrumentApp, countInFlight } from './http.ts';
+export { instrumentApp, countInFlight, countRejected } from './http.ts';
 export { processCollector } from './process.ts';
 export { queueFamilies } from './subsystems.ts';
 
