@@ -2,15 +2,16 @@
 // cluster supervisor: one private redis-server when no Redis is reachable, WEB_CONCURRENCY HTTP workers, and with
 // `--with-workers` the queue workers too. Each HTTP worker runs this module again and serves the app.
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildApp } from './app/index.ts';
 import { cacheCollector, cacheFromConfig } from './cache/index.ts';
 import { checkListen, describeListenError, joinSupervisor, listenTarget, runSupervisor, takeListenFd, type ListenAddress, type WorkerGroup, type WorkerLink } from './cluster/index.ts';
 import { loadConfigOrExit, type Config } from './config.ts';
-import { createServer, type SkiffServer } from './http/index.ts';
+import { createServer, type ListenTarget, type SkiffServer } from './http/index.ts';
 import { createLogger, type Logger } from './log.ts';
-import { countInFlight, countRejected, createServerMetrics, instrumentApp, queueFamilies, type ServerMetrics } from './metrics/index.ts';
+import { countInFlight, countRejected, createServerMetrics, metricsApp, instrumentApp, queueFamilies, type ServerMetrics } from './metrics/index.ts';
 import { createQueue } from './queue/index.ts';
 import { NoRedisError, closeRedis, createRedis, ensureRedis, pingRedis } from './redis/index.ts';
 import { queueWorkerGroup } from './worker.ts';
@@ -22,7 +23,7 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-/** One API process: the app with /metrics, listening where the supervisor says (or HOST:PORT). */
+/** One API process: the app where the supervisor says (or HOST:PORT), GET /metrics on METRICS_HOST:METRICS_PORT. */
 export async function startApi(config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
   const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);
   const redis = createRedis({ url: redisHost.url, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
@@ -42,25 +43,24 @@ export async function startApi(config: Config, log: Logger, link: WorkerLink): P
     isDraining: () => server?.isDraining() ?? false,
     pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
     cache,
-    metrics,
   });
   instrumentApp(metrics.perProcess, app);
   app.observe(() => link.served());
   server = createServer(app, config, log);
   countInFlight(metrics.perProcess, server.server);
   countRejected(metrics.perProcess, server);
-  const address = await server.listen(listenTarget(config.host, config.port)).catch((err: unknown) => {
-    // Another worker would fail the same way (the primary checked, but another server may have come first).
-    link.fatal(describeListenError(err, apiAddress(config)));
-    return new Promise<never>(() => {}); // fatal() exits
-  });
+  const address = await listenOrExit(server, listenTarget(config.host, config.port), apiAddress(config), link);
   log.info('listening', { address, pid: process.pid });
+  const metricsServer = createServer(metricsApp(metrics, log), { ...config, cors: { ...config.cors, origins: [] } }, log);
+  log.info('metrics listening', { address: await listenOrExit(metricsServer, config.metrics, metricsAddress(config), link), pid: process.pid });
   link.ready();
   const running = server;
   return {
     server: running,
     metrics,
     async stop() {
+      // A scrape in flight ends with the process; the next one goes to a sibling.
+      metricsServer.server.close();
       await running.drain();
       // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
       await Promise.all([closeRedis(redis, config.redisCommandTimeoutMs), cacheRedis !== redis && closeRedis(cacheRedis, config.redisCommandTimeoutMs)]);
@@ -81,6 +81,15 @@ async function runWorker(config: Config): Promise<void> {
 }
 
 const apiAddress = (config: Config): ListenAddress => ({ host: config.host, port: config.port, variable: 'PORT' });
+const metricsAddress = (config: Config): ListenAddress => ({ ...config.metrics, variable: 'METRICS_PORT' });
+
+/** Listens, or (another worker would fail the same way) tells the supervisor why and exits. */
+function listenOrExit(server: SkiffServer, target: ListenTarget, address: ListenAddress, link: WorkerLink): Promise<AddressInfo | string> {
+  return server.listen(target).catch((err: unknown) => {
+    link.fatal(describeListenError(err, address));
+    return new Promise<never>(() => {}); // fatal() exits
+  });
+}
 
 /** For `main`: one line on stderr and exit 1 (a start-up problem an operator must fix; retrying cannot). */
 function refuseToStart(reason: string): never {
@@ -92,7 +101,7 @@ async function runPrimary(config: Config, withQueueWorkers: boolean): Promise<nu
   const log = createLogger(config.logLevel, { role: 'supervisor' });
   // Before Redis and the workers: a taken address is one line now, not a crash loop of workers later.
   const listenFd = takeListenFd();
-  const taken = listenFd === null ? await checkListen(apiAddress(config)) : null;
+  const taken = (listenFd === null ? await checkListen(apiAddress(config)) : null) ?? await checkListen(metricsAddress(config));
   if (taken !== null) refuseToStart(taken);
   // One Redis for every process: a private redis-server is started here, once, not per worker.
   const redisHost = await ensureRedis(config.redisUrl, resolve('var/redis'), log);

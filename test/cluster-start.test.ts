@@ -14,10 +14,11 @@ test('the whole service starts in one command and stops on one SIGINT', async (t
   const redis = await startTestRedis();
   t.after(() => redis.stop());
   const port = await freePort();
+  const metricsPort = await freePort();
   const primary = startPrimary({
     script: SERVER,
     args: ['--with-workers'],
-    env: { REDIS_URL: redis.url, PORT: String(port), WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '2', WORKER_ID: 'node', NODE_ENV: 'test' },
+    env: { REDIS_URL: redis.url, PORT: String(port), METRICS_PORT: String(metricsPort), WEB_CONCURRENCY: '1', WORKER_CONCURRENCY: '2', WORKER_ID: 'node', NODE_ENV: 'test' },
   });
   t.after(() => primary.kill());
   await primary.waitFor((l) => l.msg === 'all workers ready', 90_000);
@@ -32,7 +33,7 @@ test('the whole service starts in one command and stops on one SIGINT', async (t
   assert.equal(consumers.length, 2);
   assert.equal(new Set(consumers).size, 2);
   assert.ok(consumers.every((c) => /^node-\d+$/.test(c)), consumers.join());
-  const metrics = await getJson(`http://127.0.0.1:${port}/metrics`);
+  const metrics = await getJson(`http://127.0.0.1:${metricsPort}/metrics`);
   assert.match(metrics.body, /^skiff_queue_depth\{queue="default"\} 0$/m);
   assert.match(metrics.body, /^skiff_cache_hits_total \d+$/m);
   primary.signal('SIGINT');

@@ -1,7 +1,6 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
 import { createApp, type App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
-import { metricsRouter } from '../metrics/index.ts';
 import { createJobsRouter } from '../queue/index.ts';
 import { apiKeyDependency } from './auth.ts';
 import { appQueue, exportsRouter } from './exports.ts';
@@ -25,7 +24,6 @@ export function buildApp(services: AppServices): App {
   const queue = appQueue(services);
   app.include(createJobsRouter(queue, { abortDeps: { auth: apiKeyDependency(config.apiKeys) }, redisTimeoutMs: config.redisCommandTimeoutMs }), { prefix: '/v1' });
   app.include(exportsRouter(services, queue), { prefix: '/v1' });
-  if (services.metrics) app.include(metricsRouter(services.metrics));
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     // The project names no licence: a LicenseRef- identifier is SPDX's spelling for "not a listed one".

@@ -1,7 +1,6 @@
 import type { Cache } from '../cache/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { ServerMetrics } from '../metrics/index.ts';
 import type { Redis } from '../redis/index.ts';
 
 /** What the example service is built from; the entry point (src/server.ts) or a test provides it. */
@@ -15,6 +14,4 @@ export interface AppServices {
   pingRedis(): Promise<boolean>;
   /** The response cache; unset: one is built from `config` on `redis`. */
   cache?: Cache;
-  /** Served at GET /metrics when present (the entry point provides it). */
-  metrics?: ServerMetrics;
 }

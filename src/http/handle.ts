@@ -258,13 +258,14 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
 
     const found = tree.find(path);
     if (found === null) return fail(ctx, HttpError.of('NOT_FOUND'));
+    // Before the method check: a 405 or an OPTIONS answer is counted and logged under its path's template too.
+    ctx.route = found.table.template;
     let route = found.table.byMethod[method];
     if (route === undefined) {
       if (method === 'HEAD') route = found.table.byMethod.GET;
       else if (method === 'OPTIONS') return answerOptions(ctx, found.table);
       if (route === undefined) return fail(ctx, HttpError.of('METHOD_NOT_ALLOWED', undefined, { headers: { allow: found.table.allow } }));
     }
-    ctx.route = route.info.path;
     try {
       if (found.params.length > 0 || route.parseParams !== null) ctx.params = readParams(route, found.params);
       if (route.parseQuery !== null) ctx.query = route.parseQuery(parseQueryString(ctx.rawQuery));

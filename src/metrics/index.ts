@@ -1,10 +1,12 @@
-// Public face of the metrics: registries, the cluster-wide scrape and the GET /metrics route.
+// Public face of the metrics: registries, the cluster-wide scrape and the app serving GET /metrics on its own
+// listener (METRICS_HOST:METRICS_PORT), apart from the API.
 //
 // Registration hook for subsystems: `metrics.perProcess.collect(fn)` for counters each process keeps (cache
 // hits and misses: summed over all HTTP workers), `metrics.perCluster.collect(fn)` for figures read from a
 // shared source (queue depth in Redis: measured once per scrape). `fn` returns MetricFamily[].
 import { Type } from '@sinclair/typebox';
-import { createRouter, type Router } from '../router/index.ts';
+import type { Logger } from '../log.ts';
+import { createApp, createRouter, type App, type Router } from '../router/index.ts';
 import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, Registry, renderPrometheus, type MetricFamily } from './registry.ts';
 import { processCollector } from './process.ts';
 
@@ -37,7 +39,16 @@ export function createServerMetrics(gather: () => Promise<unknown[]>): ServerMet
   };
 }
 
-export function metricsRouter(metrics: ServerMetrics): Router {
+/**
+ * GET /metrics alone, for a listener of its own: the figures name routes, rates and internals that the public
+ * port should not show. In cluster mode every HTTP worker listens on it (one shared socket, like the API's), and
+ * the worker that takes a scrape gathers its siblings' counters.
+ */
+export function metricsApp(metrics: ServerMetrics, log: Logger): App {
+  return createApp({ log }).include(metricsRouter(metrics));
+}
+
+function metricsRouter(metrics: ServerMetrics): Router {
   return createRouter({ tags: ['operations'] }).get(
     '/metrics',
     {

@@ -42,7 +42,8 @@ export interface PrimaryOptions {
 
 export function startPrimary(options: PrimaryOptions): RunningPrimary {
   const script = options.script ?? FIXTURE_PRIMARY;
-  const env = { ...process.env, LOG_LEVEL: 'info', ...options.env };
+  // METRICS_PORT 0: servers of parallel tests must not contend for the default port.
+  const env = { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...options.env };
   const stdio: ('ignore' | 'pipe' | 'inherit' | number)[] = ['ignore', 'pipe', options.quietStderr ? 'ignore' : 'inherit', ...(options.extraFds ?? [])];
   const child = options.shellPrefix
     ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" --import tsx "$1"`, process.execPath, script], { env, stdio, detached: true })
@@ -108,9 +109,9 @@ export function startPrimary(options: PrimaryOptions): RunningPrimary {
   };
 }
 
-export async function getJson(url: string, agent?: http.Agent): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+export async function getJson(url: string, agent?: http.Agent, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: agent ?? false }, (res) => {
+    http.request(url, { agent: agent ?? false, method }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c) => (text += c)).on('end', () => {
         try {
@@ -119,7 +120,7 @@ export async function getJson(url: string, agent?: http.Agent): Promise<{ status
           reject(err);
         }
       });
-    }).on('error', reject);
+    }).on('error', reject).end();
   });
 }
 

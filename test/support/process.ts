@@ -18,7 +18,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export function runEntry(entry: string, env: Record<string, string>): { child: ChildProcess; lines: string[]; stderr: string[]; exited: Promise<number | string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    // METRICS_PORT 0: servers of parallel tests must not contend for the default port.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
