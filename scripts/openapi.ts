@@ -1,14 +1,13 @@
 // `npm run openapi`: writes the example service's OpenAPI document to docs/openapi.json, the snapshot that
 // test/openapi-lint.test.ts compares with the document the running API serves. Built from the default
 // configuration (not this shell's environment) so that the snapshot does not depend on who ran it, and wired
-// as src/server.ts wires the app (with its metrics), so that it is the document the server serves.
+// as src/server.ts wires the app, so that it is the document the server serves.
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { buildApp } from '../src/app/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { createServerMetrics } from '../src/metrics/index.ts';
 import { openApiDocument } from '../src/openapi/index.ts';
 import type { Redis } from '../src/redis/index.ts';
 
@@ -26,7 +25,6 @@ export function defaultDocument(): unknown {
     redis,
     isDraining: () => false,
     pingRedis: async () => true,
-    metrics: createServerMetrics(async () => []),
   });
   return openApiDocument(app);
 }

@@ -33,7 +33,6 @@ export function buildApp(services: AppServices): App {
       { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
       { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort.' },
       { name: 'exports', description: 'Catalogue exports (CSV, NDJSON) made by a background job.' },
-      { name: 'operations', description: 'For operators: Prometheus metrics.' },
     ],
   });
   return app;

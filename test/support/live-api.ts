@@ -18,12 +18,17 @@ export interface LiveApi {
 
 /** An unsupervised worker's link: nothing to tell a supervisor, only this process to gather from. */
 function standaloneLink(collect: () => unknown): WorkerLink {
-  return { supervised: false, id: '0', group: 'web', ready() {}, served() {}, gather: async () => [await collect()], stop: async () => {} };
+  return {
+    supervised: false, id: '0', group: 'web', ready() {}, waiting() {}, served() {}, gather: async () => [await collect()], stop: async () => {},
+    fatal(reason) {
+      throw new Error(reason);
+    },
+  };
 }
 
 export async function startLiveApi(env: Record<string, string> = {}): Promise<LiveApi> {
   const redis = await startTestRedis();
-  const config = loadConfig({ REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', API_KEYS: LIVE_API_KEY, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', API_KEYS: LIVE_API_KEY, LOG_LEVEL: 'silent', ...env });
   let api: RunningApi | null = null;
   try {
     api = await startApi(config, createLogger('silent'), standaloneLink(() => api?.metrics.perProcess.snapshot() ?? []));
