@@ -29,12 +29,8 @@ test('workers accept on a listening socket passed as fd 3 (LISTEN_FDS)', async (
 });
 
 test('a crash loop stops the supervisor with a non-zero exit code', async (t) => {
-  // Workers cannot bind a port someone else holds: every one of them dies at start.
-  const blocker = net.createServer();
-  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-  t.after(() => blocker.close());
-  const { port } = blocker.address() as net.AddressInfo;
-  const primary = startPrimary({ env: { PORT: String(port), WEB_CONCURRENCY: '1', TEST_CRASH_LIMIT: '3' }, quietStderr: true });
+  // Every worker dies at start (a taken port no longer does: that stops the supervisor at once, see startup-errors).
+  const primary = startPrimary({ env: { PORT: String(await freePort()), WEB_CONCURRENCY: '1', TEST_CRASH_LIMIT: '3', TEST_CRASH_AT_START: '1' }, quietStderr: true });
   t.after(() => primary.kill());
   await primary.waitFor((l) => l.msg === 'crash loop: workers keep dying, stopping', 30_000);
   assert.equal(await primary.exit, 1);

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 
 const config = loadConfig();
+if (process.env.TEST_CRASH_AT_START) throw new Error('crashing at start, as asked');
 const log = createLogger(config.logLevel, { pid: process.pid });
 const link = joinSupervisor({
   log,
