@@ -258,6 +258,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REDIS_URL: redis.url,
     HOST: '127.0.0.1',
     PORT: String(port),
+    // Metrics have their own listener (default 9464): any free port, so parallel runs do not contend for it.
+    METRICS_PORT: '0',
     API_KEYS: API_KEY,
     WEB_CONCURRENCY: String(options.webConcurrency ?? 2),
     WORKER_CONCURRENCY: String(options.workerConcurrency || 1),
