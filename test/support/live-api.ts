@@ -17,7 +17,7 @@ export interface LiveApi {
 }
 
 /** An unsupervised worker's link: nothing to tell a supervisor, only this process to gather from. */
-function standaloneLink(collect: () => unknown): WorkerLink {
+export function standaloneLink(collect: () => unknown = () => []): WorkerLink {
   return {
     supervised: false, id: '0', group: 'web', ready() {}, waiting() {}, served() {}, gather: async () => [await collect()], stop: async () => {},
     fatal(reason) {
