@@ -32,6 +32,7 @@ export const EnvSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Milliseconds(30_000, 'A client must send its whole request within this time.'),
   KEEP_ALIVE_TIMEOUT_MS: Milliseconds(65_000, 'Idle keep-alive sockets close after this; keep above the proxy\'s (60 s).'),
   DRAIN_TIMEOUT_MS: Milliseconds(10_000, 'On SIGTERM, in-flight requests get this long to finish.'),
+  SSE_MAX_STREAMS: Type.Integer({ minimum: 1, default: 1000, description: 'Job event streams (SSE) one API process holds at once; past it, 503 with Retry-After.' }),
   QUEUE_NAME: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'default', description: 'Job queue the API enqueues to and workers read.' }),
   WORKER_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'Consumer name base of queue worker processes (default host-pid); each supervised process appends -n, unique per process.' })),
   WORKER_MAX_JOBS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Jobs one queue worker process runs at once.' }),
@@ -82,6 +83,7 @@ export interface Config {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
+  sseMaxStreams: number;
   responseValidation: boolean;
   cluster: ClusterConfig;
   queue: { name: string; workerId: string | undefined; maxJobs: number; leaseMs: number; graceMs: number };
@@ -142,6 +144,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    sseMaxStreams: env.SSE_MAX_STREAMS,
     responseValidation: env.RESPONSE_VALIDATION ?? env.NODE_ENV !== 'production',
     cluster: {
       webConcurrency: env.WEB_CONCURRENCY ?? availableParallelism(),

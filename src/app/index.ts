@@ -22,7 +22,11 @@ export function buildApp(services: AppServices): App {
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);
-  app.include(createJobsRouter(queue, { abortDeps: { auth: apiKeyDependency(config.apiKeys) }, redisTimeoutMs: config.redisCommandTimeoutMs }), { prefix: '/v1' });
+  app.include(createJobsRouter(queue, {
+    abortDeps: { auth: apiKeyDependency(config.apiKeys) },
+    redisTimeoutMs: config.redisCommandTimeoutMs,
+    maxStreams: config.sseMaxStreams,
+  }), { prefix: '/v1' });
   app.include(exportsRouter(services, queue), { prefix: '/v1' });
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {

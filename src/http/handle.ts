@@ -4,14 +4,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import querystring from 'node:querystring';
-import { Readable } from 'node:stream';
 import { Deadline } from '../deadline.ts';
 import { HttpError, PROBLEM_CONTENT_TYPE, unavailableError, validationError } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { redisFailure } from '../redis/index.ts';
-import { Reply, isStream, type App, type CompiledRoute, type MethodTable, type Outcome, type RequestContext } from '../router/index.ts';
+import {
+  Reply, isStream, type App, type CompiledRoute, type MethodTable, type Outcome, type RequestContext, type StreamBody, type StreamOptions,
+} from '../router/index.ts';
 import { readJsonBody } from './body.ts';
 import type { Cors } from './cors.ts';
+import { HeldStream, pump } from './stream.ts';
 
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const processTag = randomBytes(4).toString('hex');
@@ -52,6 +54,8 @@ class Exchange implements RequestContext {
   private childLog: Logger | null = null;
   private controller: AbortController | null = null;
   private redisDeadline: Deadline | null = null;
+  /** Stream bodies handed to ctx.stream, released when the exchange closes. */
+  private held: HeldStream[] | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -63,6 +67,7 @@ class Exchange implements RequestContext {
     readonly started: number,
     private readonly baseLog: Logger,
     private readonly redisTimeoutMs: number,
+    readonly draining: AbortSignal,
   ) {}
 
   get log(): Logger {
@@ -73,7 +78,9 @@ class Exchange implements RequestContext {
   get signal(): AbortSignal {
     if (this.controller === null) {
       const controller = (this.controller = new AbortController());
-      this.res.once('close', () => controller.abort());
+      // Read first after the client left (a handler that awaited something): 'close' has already fired.
+      if (this.res.closed) controller.abort();
+      else this.res.once('close', () => controller.abort());
     }
     return this.controller.signal;
   }
@@ -86,17 +93,33 @@ class Exchange implements RequestContext {
     return new Reply(status, body, headers);
   }
 
-  stream(status: number, body: unknown, headers?: Record<string, string>): Reply {
+  stream(status: number, body: StreamBody, headers?: Record<string, string>, options?: StreamOptions): Reply {
+    this.hold(body, options?.onClose);
     return new Reply(status, body, headers);
+  }
+
+  /** The core's hold on a stream body from here on: released when the exchange closes, on every path. */
+  hold(body: StreamBody, onClose?: () => void | Promise<void>): HeldStream {
+    const held = new HeldStream(body, onClose, () => this.log).bindTo(this.res);
+    (this.held ??= []).push(held);
+    return held;
+  }
+
+  /** The hold on `body`: ctx.stream's, or a new one for a stream a handler or interceptor returned directly. */
+  holdOf(body: StreamBody): HeldStream {
+    const found = this.held?.find((h) => h.body === body);
+    return found ?? this.hold(body);
   }
 }
 
 export interface RequestHandlerOptions {
   app: App;
   cors: Cors | null;
+  /** The server's drain signal, seen by handlers as `ctx.draining` (default: never aborts). */
+  draining?: AbortSignal;
 }
 
-export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler({ app, cors, draining = new AbortController().signal }: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { tree } = app.compile();
   const log = app.log;
   const observers = app.responseObservers();
@@ -137,20 +160,20 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
       if (timed) finish(ctx, outcome.status);
       return;
     }
+    const held = ctx.holdOf(body);
     res.writeHead(outcome.status, flat);
     if (timed) res.once('close', () => finish(ctx, outcome.status));
-    const source = body instanceof Readable ? body : Readable.from(body);
+    // HEAD gets the GET's status and headers; its body is never started (and released when the response closes).
     if (ctx.method === 'HEAD') {
-      source.destroy();
       res.end();
       return;
     }
-    source.on('error', (err) => {
-      ctx.log.error('response stream failed', errorFields(err));
-      res.destroy(err);
+    // The status line goes out now, not with the first chunk: an SSE client knows at once that it is following.
+    res.flushHeaders();
+    void pump(res, held, () => ctx.log).then((ended) => {
+      // Ended while draining (it heeded ctx.draining): no keep-alive, so the client reconnects elsewhere at once.
+      if (ended && draining.aborted) ctx.req.socket.end();
     });
-    res.once('close', () => source.destroy());
-    source.pipe(res);
   }
 
   function fail(ctx: Exchange, err: unknown): void {
@@ -254,7 +277,7 @@ export function createRequestHandler({ app, cors }: RequestHandlerOptions): (req
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
     const method = req.method ?? 'GET';
-    const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs);
+    const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs, draining);
 
     const found = tree.find(path);
     if (found === null) return fail(ctx, HttpError.of('NOT_FOUND'));

@@ -1,5 +1,6 @@
 // The node:http server around an app: timeouts that cut slow clients, and a drain that lets in-flight
 // requests finish while keep-alive clients are told to go elsewhere.
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -59,7 +60,10 @@ const REJECTIONS = Object.fromEntries(
 ) as Record<RejectionCode, { status: number; bytes: Buffer }>;
 
 export function createServer(app: App, options: ServerOptions, log: Logger): SkiffServer {
-  const handler = createRequestHandler({ app, cors: createCors(options.cors) });
+  // ctx.draining: one signal for every request; each open stream may listen on it, so no listener limit.
+  const drainStart = new AbortController();
+  setMaxListeners(0, drainStart.signal);
+  const handler = createRequestHandler({ app, cors: createCors(options.cors), draining: drainStart.signal });
   const server = http.createServer(
     {
       headersTimeout: options.headersTimeoutMs,
@@ -103,6 +107,8 @@ export function createServer(app: App, options: ServerOptions, log: Logger): Ski
       });
     },
     drain() {
+      // Open streams hear it first and end (SSE with a last event), so they do not hold the drain to its timeout.
+      drainStart.abort();
       // The order that fails no request under keep-alive load (src/cluster/drain.ts); /readyz says 503 at once.
       draining ??= drainHttpServer(server, {
         timeoutMs: options.drainTimeoutMs,

@@ -1,11 +1,11 @@
 // The job API, a router any app can mount: read a job (typed by its definition's result schema), follow it as
 // Server-Sent Events, abort it. Events come from the job's pub/sub channel with a re-read of its hash at each
 // heartbeat, so a listener that missed a message (Redis restarted) still sees the end.
-import { randomUUID } from 'node:crypto';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
-import { withTimeout, type Redis } from '../redis/index.ts';
-import { createRouter, type Dependency } from '../router/index.ts';
+import { withTimeout } from '../redis/index.ts';
+import { createRouter, type Dependency, type RequestContext } from '../router/index.ts';
+import { JobChannels } from './channels.ts';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from './job.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 
@@ -14,9 +14,13 @@ export interface JobsRouterOptions {
   abortDeps?: Record<string, Dependency<unknown>>;
   /** Between SSE heartbeat comments, each followed by a re-read of the job (default 15 s). */
   heartbeatMs?: number;
-  /** Bounds each Redis call of the event streams (subscribe, register, unsubscribe): REDIS_COMMAND_TIMEOUT_MS
-   *  (default 1000 ms). */
+  /**
+   * Bounds each Redis call an event stream makes when it ends, after its request: REDIS_COMMAND_TIMEOUT_MS
+   * (default 1000 ms). The calls before it starts share the request's deadline (`ctx.deadline`).
+   */
   redisTimeoutMs?: number;
+  /** Event streams this process holds at once; past it, 503 with Retry-After (default 1000). */
+  maxStreams?: number;
 }
 
 const JobId = Type.String({ pattern: JOB_ID_PATTERN, description: 'Returned by the endpoint that enqueued the job.' });
@@ -60,107 +64,90 @@ export function jobView(job: JobRecord): Record<string, unknown> {
   return view;
 }
 
-/** How long this process's entry in the queue's listeners zset lasts; renewed at a third of that while in use. */
-const LISTENING_TTL_MS = 30_000;
-
-/**
- * Subscriptions to job channels over one shared connection, opened for the first listener, closed after the
- * last. While open, the process is registered in the queue's listeners zset, without which workers publish no
- * job events.
- */
-class JobChannels {
-  #client: Redis | null = null;
-  #listeners = 0;
-  #renewal: NodeJS.Timeout | undefined;
-  readonly #member = randomUUID();
-  constructor(private readonly queue: Queue, private readonly timeoutMs: number) {}
-
-  /** Registers (or renews) this process as a listener, pruning registrations that lapsed. */
-  #register(): Promise<unknown> {
-    const { redis, keys } = this.queue;
-    const now = Date.now();
-    return redis.multi().zRemRangeByScore(keys.listeners, '-inf', now).zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }).exec();
-  }
-
-  async listen(id: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
-    this.#listeners++;
-    const channel = this.queue.keys.job(id);
-    try {
-      if (this.#client === null) {
-        this.#client = this.queue.redis.duplicate() as unknown as Redis;
-        this.#client.on('error', () => {}); // failures surface as 503 on subscribe, or as missed messages
-        await withTimeout(this.#client.connect(), this.timeoutMs);
-        // Registered before the caller reads the job: every change after that read is published.
-        await withTimeout(this.#register(), this.timeoutMs);
-        this.#renewal = setInterval(() => void this.#register().catch(() => {}), LISTENING_TTL_MS / 3).unref();
-      }
-      await withTimeout(this.#client.subscribe(channel, onMessage), this.timeoutMs);
-    } catch (err) {
-      await this.#release();
-      throw HttpError.of('SERVICE_UNAVAILABLE', 'Job events are unavailable; try again shortly.', { cause: err });
-    }
-    return async () => {
-      // Bounded: a hung Redis must not hold the end of an event stream.
-      if (this.#client !== null) await withTimeout(this.#client.unsubscribe(channel, onMessage), this.timeoutMs).catch(() => {});
-      await this.#release();
-    };
-  }
-
-  async #release(): Promise<void> {
-    if (--this.#listeners > 0 || this.#client === null) return;
-    const client = this.#client;
-    this.#client = null;
-    client.destroy();
-    clearInterval(this.#renewal);
-    await withTimeout(this.queue.redis.zRem(this.queue.keys.listeners, this.#member), this.timeoutMs).catch(() => {});
-  }
-}
-
 interface JobEvent { revision: number; status: JobStatus; progress: number | null }
 
 function sse(event: string, revision: number, data: unknown): string {
   return `event: ${event}\nid: ${revision}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+/** The last event of a stream the server ends because it is stopping: reconnect soon (another process answers). */
+const SHUTDOWN_EVENT = `event: end\nretry: 500\ndata: {"reason":"shutting_down"}\n\n`;
+
+/** A job's messages as they arrive for one stream, and a wait that wakes on a message, a leaving client or the drain. */
+class Inbox {
+  readonly events: JobEvent[] = [];
+  #wake: (() => void) | null = null;
+  constructor(private readonly ctx: RequestContext) {}
+
+  readonly push = (message: string): void => {
+    const [rev, status, progress] = message.split(' ');
+    this.events.push({ revision: Number(rev), status: status as JobStatus, progress: progress === undefined ? null : Number(progress) });
+    this.#wake?.();
+  };
+
+  wait(ms: number): Promise<void> {
+    const { signal, draining } = this.ctx;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        signal.removeEventListener('abort', done);
+        draining.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+      signal.addEventListener('abort', done);
+      draining.addEventListener('abort', done);
+    });
+  }
+}
+
 export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) {
   const Job = jobSchema([...queue.jobs.values()].map((d) => [d.name, d.result]));
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const channels = new JobChannels(queue, options.redisTimeoutMs ?? 1000);
-  const ById = Type.Object({ id: Type.String({ maxLength: 200 }) });
+  const timeoutMs = options.redisTimeoutMs ?? 1000;
+  const channels = new JobChannels(queue, timeoutMs, options.maxStreams ?? 1000);
+  // The pattern is checked with the other inputs, before any Redis call: a malformed id is a 422.
+  const ById = Type.Object({ id: JobId });
   const load = async (id: string) => {
     const job = await queue.getJob(id);
     if (job === null) throw HttpError.of('NOT_FOUND', `No job has the id ${id}.`);
     return job;
   };
 
-  async function* follow(first: JobRecord, messages: JobEvent[], wait: (ms: number) => Promise<void>, stop: () => Promise<void>, reload: () => Promise<JobRecord | null>) {
-    try {
-      let last: JobEvent = { revision: first.revision, status: first.status, progress: first.progress };
-      yield `retry: 2000\n\n` + sse('status', first.revision, jobView(first));
-      let current: JobEvent | null = TERMINAL_STATUSES.has(first.status) ? null : last;
-      while (current !== null) {
+  /** The stream after its first event: messages in revision order, a heartbeat and re-read when quiet. */
+  async function* follow(ctx: RequestContext, first: JobRecord, inbox: Inbox) {
+    const messages = inbox.events;
+    const reload = () => queue.getJob(first.id);
+    let last: JobEvent = { revision: first.revision, status: first.status, progress: first.progress };
+    yield `retry: 2000\n\n` + sse('status', first.revision, jobView(first));
+    let current: JobEvent | null = TERMINAL_STATUSES.has(first.status) ? null : last;
+    while (current !== null) {
+      if (messages.length === 0) {
+        await inbox.wait(heartbeatMs);
+        if (ctx.draining.aborted) {
+          yield SHUTDOWN_EVENT;
+          return;
+        }
         if (messages.length === 0) {
-          await wait(heartbeatMs);
-          if (messages.length === 0) {
-            yield `: heartbeat\n\n`;
-            const fresh = await reload().catch(() => undefined);
-            if (fresh === undefined || (fresh !== null && fresh.revision <= last.revision)) continue;
-            messages.push(fresh === null ? { revision: last.revision + 1, status: 'not_found', progress: last.progress } : fresh);
-          }
+          yield `: heartbeat\n\n`;
+          const fresh = await reload().catch(() => undefined);
+          if (fresh === undefined || (fresh !== null && fresh.revision <= last.revision)) continue;
+          messages.push(fresh === null ? { revision: last.revision + 1, status: 'not_found', progress: last.progress } : fresh);
         }
-        const next = messages.shift() as JobEvent;
-        if (next.revision <= last.revision) continue;
-        if (TERMINAL_STATUSES.has(next.status)) {
-          const final = await reload().catch(() => null);
-          yield sse('status', next.revision, final ? jobView(final) : { id: first.id, status: next.status });
-          current = null;
-        } else {
-          yield sse(next.status === last.status ? 'progress' : 'status', next.revision, { id: first.id, status: next.status, progress: next.progress });
-        }
-        last = { ...next, progress: next.progress ?? last.progress };
       }
-    } finally {
-      await stop();
+      const next = messages.shift() as JobEvent;
+      if (next.revision <= last.revision) continue;
+      if (TERMINAL_STATUSES.has(next.status)) {
+        const final = await reload().catch(() => null);
+        yield sse('status', next.revision, final ? jobView(final) : { id: first.id, status: next.status });
+        current = null;
+      } else {
+        yield sse(next.status === last.status ? 'progress' : 'status', next.revision, { id: first.id, status: next.status, progress: next.progress });
+      }
+      last = { ...next, progress: next.progress ?? last.progress };
     }
   }
 
@@ -176,38 +163,30 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       summary: 'Follow a job (Server-Sent Events)',
       description: 'A `status` event with the job now, then `status` and `progress` events as they happen (the SSE `id` '
         + 'is the job revision), heartbeat comments in between; the stream ends after the terminal status (at once for '
-        + 'a finished job).',
+        + 'a finished job). When the server stops, an `end` event (`{"reason":"shutting_down"}`, `retry: 500`) ends the '
+        + 'stream: reconnect. 503 with `Retry-After` when this server already holds its maximum of event streams.',
       operationId: 'getJobEvents',
       params: ById,
       response: { 200: { description: 'An event stream.', contentType: 'text/event-stream', schema: Type.String() }, 404: notFound, 503: unavailable },
     }, async (ctx) => {
-      const messages: JobEvent[] = [];
-      let wake: (() => void) | null = null;
-      const stop = await channels.listen(ctx.params.id, (message) => {
-        const [rev, status, progress] = message.split(' ');
-        messages.push({ revision: Number(rev), status: status as JobStatus, progress: progress === undefined ? null : Number(progress) });
-        wake?.();
-      });
+      const { id } = ctx.params;
+      // HEAD: the GET's status and headers from one read; no subscription, no stream slot (the core never
+      // starts a HEAD body).
+      if (ctx.method === 'HEAD') {
+        await load(id);
+        return ctx.stream(200, (async function* () {})(), SSE_HEADERS);
+      }
+      const inbox = new Inbox(ctx);
+      const stop = await channels.listen(id, inbox.push, (pending) => withTimeout(pending, timeoutMs));
       let first: JobRecord;
       try {
-        first = await load(ctx.params.id);
+        first = await load(id);
       } catch (err) {
         await stop();
         throw err;
       }
-      const wait = (ms: number) => new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          wake = null;
-          ctx.signal.removeEventListener('abort', done);
-          resolve();
-        }
-        wake = done;
-        ctx.signal.addEventListener('abort', done);
-      });
-      const reload = () => queue.getJob(ctx.params.id);
-      return ctx.stream(200, follow(first, messages, wait, stop, reload), { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      // From here the core owns the stream: `stop` runs once however it ends (client gone, drain, error).
+      return ctx.stream(200, follow(ctx, first, inbox), SSE_HEADERS, { onClose: stop });
     });
   router.delete('/{id}', {
       summary: 'Abort a job',

@@ -7,6 +7,6 @@ export { MethodTable } from './radix.ts';
 export { CompiledRoute, JSON_CONTENT_TYPE } from './route.ts';
 export type {
   Context, Handler, Interceptor, Method, Outcome, RequestContext, ResponseMap, ResponseSpec, RouteInfo, RouteOptions,
-  RouteShape, RouteSpec,
+  RouteShape, RouteSpec, StreamBody, StreamOptions,
 } from './types.ts';
 export { HttpError } from '../errors.ts';

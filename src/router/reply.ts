@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { StreamBody } from './types.ts';
 
 /** An explicit response from a handler: status, headers, and a body serialized through that status's schema. */
 export class Reply {
@@ -9,7 +10,7 @@ export class Reply {
   ) {}
 }
 
-export function isStream(body: unknown): body is Readable | AsyncIterable<string | Buffer> {
+export function isStream(body: unknown): body is StreamBody {
   return body !== null && typeof body === 'object' && (typeof (body as Readable).pipe === 'function' || Symbol.asyncIterator in body)
     && !Array.isArray(body);
 }

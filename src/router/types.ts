@@ -26,11 +26,24 @@ export interface ResponseSpec {
 
 export type ResponseMap = { [status: number]: TSchema | ResponseSpec };
 
+/** A streamed response body: chunks of text (UTF-8) or bytes. */
+export type StreamBody = Readable | AsyncIterable<string | Buffer>;
+
 /** What is sent: status, headers (lower-case names), body (already serialized, or a stream). */
 export interface Outcome {
   status: number;
   headers: Record<string, string>;
-  body: string | Buffer | Readable | AsyncIterable<string | Buffer> | null;
+  body: string | Buffer | StreamBody | null;
+}
+
+/**
+ * ctx.stream's options. From the call on, the core owns the body: it never starts it for HEAD, and when the
+ * exchange is over, on whatever path (the body ended or threw, the client left before or during it, HEAD, the
+ * drain timeout), it destroys a Readable or calls the iterator's `return()`, then `onClose`, once.
+ */
+export interface StreamOptions {
+  /** Releases what the handler took for the stream; called exactly once. A rejection is logged. */
+  onClose?: () => void | Promise<void>;
 }
 
 /** Wraps handler + serialization of a route (the cache is one); `openapi` lets it document what it adds. */
@@ -100,6 +113,11 @@ export interface RequestContext {
    * `ctx.deadline.bound(call)`, so the whole request waits at most that long on Redis, however many calls it makes.
    */
   readonly deadline: Deadline;
+  /**
+   * Aborts when the server starts draining (one signal for the whole server). A long-lived stream (SSE) should
+   * then end soon with a last word telling its client to reconnect; its connection is closed after it ends.
+   */
+  readonly draining: AbortSignal;
   params: unknown;
   query: unknown;
   headers: unknown;
@@ -115,8 +133,11 @@ export interface Context<S extends RouteShape> extends RequestContext {
   deps: DependencyValues<S['deps']>;
   /** An explicit answer: any declared status, its body type-checked against that status's schema, plus headers. */
   reply<C extends keyof Responses<S> & number>(status: C, body: NoInfer<BodyOf<Responses<S>[C]>>, headers?: Record<string, string>): Reply;
-  /** A streamed answer (SSE, downloads): sent as it comes, without Content-Length; set `content-type` in headers. */
-  stream<C extends keyof Responses<S> & number>(status: C, body: Readable | AsyncIterable<string | Buffer>, headers?: Record<string, string>): Reply;
+  /**
+   * A streamed answer (SSE, downloads): sent as it comes, without Content-Length; set `content-type` in headers.
+   * The core releases the body and calls `options.onClose` exactly once on every path (see StreamOptions).
+   */
+  stream<C extends keyof Responses<S> & number>(status: C, body: StreamBody, headers?: Record<string, string>, options?: StreamOptions): Reply;
 }
 
 export type Handler<S extends RouteShape> = (ctx: Context<S>) => SuccessBody<S> | Reply | Promise<SuccessBody<S> | Reply>;
