@@ -120,7 +120,7 @@ export interface paths {
         };
         /**
          * Follow a job (Server-Sent Events)
-         * @description A `status` event with the job now, then `status` and `progress` events as they happen (the SSE `id` is the job revision), heartbeat comments in between; the stream ends after the terminal status (at once for a finished job).
+         * @description A `status` event with the job now, then `status` and `progress` events as they happen (the SSE `id` is the job revision), heartbeat comments in between; the stream ends after the terminal status (at once for a finished job). When the server stops, an `end` event (`{"reason":"shutting_down"}`, `retry: 500`) ends the stream: reconnect.
          */
         get: operations["getJobEvents"];
         put?: never;
@@ -926,6 +926,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Returned by the endpoint that enqueued the job. */
                 id: string;
             };
             cookie?: never;
@@ -1002,6 +1003,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Returned by the endpoint that enqueued the job. */
                 id: string;
             };
             cookie?: never;
@@ -1110,6 +1112,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Returned by the endpoint that enqueued the job. */
                 id: string;
             };
             cookie?: never;
@@ -1161,9 +1164,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Redis does not answer; retry shortly. */
+            /** @description Redis does not answer, or this server holds as many event streams as it may (then with `Retry-After`); retry shortly. */
             503: {
                 headers: {
+                    /** @description Seconds to wait, when the server is full. */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {

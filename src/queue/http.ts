@@ -32,6 +32,11 @@ const AbortAnswer = Type.Object({
 });
 const notFound = { description: 'No job has this id, or it finished and expired.', schema: ProblemSchema };
 const unavailable = { description: 'Redis does not answer; retry shortly.', schema: ProblemSchema };
+const streamsUnavailable = {
+  description: 'Redis does not answer, or this server holds as many event streams as it may (then with `Retry-After`); retry shortly.',
+  schema: ProblemSchema,
+  headers: { 'retry-after': { description: 'Seconds to wait, when the server is full.', schema: Type.Integer() } },
+};
 
 /** One response shape per job name, so each job's `result` is typed; a last arm covers names this app lacks. */
 function jobSchema(results: [string, TSchema][]): TSchema {
@@ -164,10 +169,10 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       description: 'A `status` event with the job now, then `status` and `progress` events as they happen (the SSE `id` '
         + 'is the job revision), heartbeat comments in between; the stream ends after the terminal status (at once for '
         + 'a finished job). When the server stops, an `end` event (`{"reason":"shutting_down"}`, `retry: 500`) ends the '
-        + 'stream: reconnect. 503 with `Retry-After` when this server already holds its maximum of event streams.',
+        + 'stream: reconnect.',
       operationId: 'getJobEvents',
       params: ById,
-      response: { 200: { description: 'An event stream.', contentType: 'text/event-stream', schema: Type.String() }, 404: notFound, 503: unavailable },
+      response: { 200: { description: 'An event stream.', contentType: 'text/event-stream', schema: Type.String() }, 404: notFound, 503: streamsUnavailable },
     }, async (ctx) => {
       const { id } = ctx.params;
       // HEAD: the GET's status and headers from one read; no subscription, no stream slot (the core never
