@@ -40,8 +40,8 @@ after(async () => {
 });
 
 /** A server with the jobs router on the test queue; resolves with its port. */
-async function serve(options: JobsRouterOptions = {}, drainTimeoutMs = 10_000): Promise<{ server: SkiffServer; port: number }> {
-  const app = createApp({ log, bodyLimitBytes: 1 << 20 });
+async function serve(options: JobsRouterOptions = {}, { drainTimeoutMs = 10_000, redisTimeoutMs = 1000 } = {}): Promise<{ server: SkiffServer; port: number }> {
+  const app = createApp({ log, bodyLimitBytes: 1 << 20, redisTimeoutMs });
   app.include(createJobsRouter(queue, { heartbeatMs: 200, ...options }), { prefix: '/v1' });
   const server = createServer(app, {
     headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, drainTimeoutMs, cors: { origins: [], methods: [], headers: [] },
@@ -138,14 +138,14 @@ describe('GET /v1/jobs/{id}/events: nothing held after HEADs and resets', () => 
 
 describe('GET /v1/jobs/{id}/events: input, cap and bound', () => {
   test('an id that fails the pattern is a 422 before any Redis call (Redis hung: still 422, at once)', async () => {
-    const { port } = await serve({ redisTimeoutMs: 300 });
+    const { port } = await serve({ redisTimeoutMs: 300 }, { redisTimeoutMs: 300 });
     redisServer.pause();
     try {
       const bad = await request(port, '/v1/jobs/bad~id/events');
       assert.equal(bad.status, 422);
       assert.equal(bad.headers['content-type'], 'application/problem+json');
       assert.deepEqual(JSON.parse(bad.body).errors[0].loc, ['path', 'id']);
-      // A well-formed id with Redis hung: 503 within the configured bound, not a hard-coded second.
+      // A well-formed id with Redis hung: 503 within the request's deadline, not a hard-coded second.
       const started = Date.now();
       const hung = await request(port, '/v1/jobs/some-job/events');
       const took = Date.now() - started;
@@ -180,7 +180,7 @@ describe('GET /v1/jobs/{id}/events: input, cap and bound', () => {
 
 describe('event streams on shutdown', () => {
   test('drain: each open stream gets an `end` event and closes; the drain is prompt; nothing held', async () => {
-    const { server, port } = await serve({}, 10_000);
+    const { server, port } = await serve({}, { drainTimeoutMs: 10_000 });
     const id = await waitingJob();
     const streams = await Promise.all([follow(port, id), follow(port, id)]);
     const started = Date.now();

@@ -3,7 +3,6 @@
 // heartbeat, so a listener that missed a message (Redis restarted) still sees the end.
 import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
-import { withTimeout } from '../redis/index.ts';
 import { createRouter, type Dependency, type RequestContext } from '../router/index.ts';
 import { JobChannels } from './channels.ts';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from './job.ts';
@@ -112,8 +111,7 @@ class Inbox {
 export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) {
   const Job = jobSchema([...queue.jobs.values()].map((d) => [d.name, d.result]));
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const timeoutMs = options.redisTimeoutMs ?? 1000;
-  const channels = new JobChannels(queue, timeoutMs, options.maxStreams ?? 1000);
+  const channels = new JobChannels(queue, options.redisTimeoutMs ?? 1000, options.maxStreams ?? 1000);
   // The pattern is checked with the other inputs, before any Redis call: a malformed id is a 422.
   const ById = Type.Object({ id: JobId });
   const load = async (id: string) => {
@@ -178,14 +176,15 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       // HEAD: the GET's status and headers from one read; no subscription, no stream slot (the core never
       // starts a HEAD body).
       if (ctx.method === 'HEAD') {
-        await load(id);
+        await ctx.deadline.bound(load(id));
         return ctx.stream(200, (async function* () {})(), SSE_HEADERS);
       }
       const inbox = new Inbox(ctx);
-      const stop = await channels.listen(id, inbox.push, (pending) => withTimeout(pending, timeoutMs));
+      // Subscribing and the first read share the request's one Redis deadline.
+      const stop = await channels.listen(id, inbox.push, (pending) => ctx.deadline.bound(pending));
       let first: JobRecord;
       try {
-        first = await load(id);
+        first = await ctx.deadline.bound(load(id));
       } catch (err) {
         await stop();
         throw err;
