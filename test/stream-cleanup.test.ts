@@ -31,6 +31,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves after `ms`, or at once when the client leaves or the server drains. */
 function pause(ctx: RequestContext, ms: number): Promise<void> {
+  if (ctx.signal.aborted || ctx.draining.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

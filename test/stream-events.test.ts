@@ -196,6 +196,31 @@ describe('event streams on shutdown', () => {
     await nothingHeld();
   });
 
+  test('a stream opened on a kept-alive connection after the drain began ends at once with `end`', async () => {
+    // A long heartbeat: the stream must not wait for it to notice a drain that began before it did.
+    const { server, port } = await serve({ heartbeatMs: 60_000 }, { drainTimeoutMs: 3_000 });
+    const id = await waitingJob();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string) => new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('close', () => resolve(body)); // ended, or cut at the drain timeout
+      }).on('error', reject);
+    });
+    try {
+      await get(`/v1/jobs/${id}`);
+      await until(() => Object.keys(agent.freeSockets).length === 1, 5_000, 'the connection back in the pool, idle');
+      const drained = server.drain();
+      const body = await get(`/v1/jobs/${id}/events`);
+      assert.match(body, /^retry: 2000\n\nevent: status\n[^]*event: end\n/);
+      await drained;
+      await nothingHeld();
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('SIGTERM to the API with an open event stream: the client reads `end`, the process exits 0 promptly', { timeout: 120_000 }, async (t) => {
     const api = await startServerProcess({ REDIS_URL: redisServer.url, REDIS_PREFIX: 'sp:', API_KEYS: 'k', WEB_CONCURRENCY: '1', DRAIN_TIMEOUT_MS: '10000' });
     t.after(() => void api.child.kill('SIGKILL'));

@@ -92,6 +92,8 @@ class Inbox {
 
   wait(ms: number): Promise<void> {
     const { signal, draining } = this.ctx;
+    // An aborted signal fires no more: a drain that began while the stream was busy must not wait a heartbeat.
+    if (signal.aborted || draining.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
