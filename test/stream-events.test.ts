@@ -77,9 +77,9 @@ const heapAfterGc = () => {
 };
 
 /** Opens an event stream and resolves once its first event arrived; `done` settles when the stream ends. */
-function follow(port: number, id: string): Promise<{ first: string; done: Promise<{ body: string; ended: boolean }>; cut(): void }> {
+function follow(port: number, id: string, headers: Record<string, string> = {}): Promise<{ first: string; done: Promise<{ body: string; ended: boolean }>; cut(): void }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: `/v1/jobs/${id}/events`, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: `/v1/jobs/${id}/events`, agent: false, headers }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
       let body = '';
       const done = new Promise<{ body: string; ended: boolean }>((settle) => {
@@ -237,7 +237,8 @@ describe('event streams on shutdown', () => {
       req.on('error', reject);
       req.end(body);
     });
-    const stream = await follow(port, created.id);
+    // With the key that enqueued it (jobs are about to be visible to that key only).
+    const stream = await follow(port, created.id, { 'x-api-key': 'k' });
     const started = Date.now();
     api.child.kill('SIGTERM');
     const { body } = await stream.done;
