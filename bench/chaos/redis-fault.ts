@@ -5,7 +5,7 @@
 // client retrying each 503 with the same Idempotency-Key ends up with (duplicates), and what became of the jobs.
 import http from 'node:http';
 import { exportsByTag, itemsByName, jobReader, seedItems, settleJobs, type JobFate } from './inspect.ts';
-import { CLIENT_TIMEOUT_MS, maxOf, openLoop, send, sleep, type Call, type LoadClient, type Outcome } from './load.ts';
+import { CLIENT_TIMEOUT_MS, maxOf, openLoop, percentile, send, sleep, type Call, type LoadClient, type Outcome } from './load.ts';
 import { API_KEY, type Stack } from './stack.ts';
 
 export type RedisFault = 'hang' | 'restart';
@@ -29,6 +29,8 @@ export interface RouteFigures {
   maxMsDuring: number;
   /** Answers by status, over the whole run (0: no answer). */
   statuses: Record<string, number>;
+  /** Writes of this route answered 503 and applied anyway (before any retry). */
+  applied503: number;
 }
 
 export interface RedisFaultResult {
@@ -38,6 +40,8 @@ export interface RedisFaultResult {
   requests: number;
   /** The longest a request sent while Redis was stopped or down waited for its answer. */
   maxWaitMsDuring: number;
+  /** The 99th percentile of those waits: an outlier of a loaded machine shows as max ≫ p99. */
+  p99MsDuring: number;
   slowestRoute: string;
   routes: Record<string, RouteFigures>;
   /** 5xx other than 503, and requests with no answer at all. */
@@ -146,7 +150,7 @@ export async function redisFaultScenario(stack: Stack, options: RedisFaultOption
   const routes: Record<string, RouteFigures> = {};
   const duringFault = (o: Outcome) => o.start >= faultStart && o.start < faultEnd;
   for (const o of done) {
-    const r = (routes[o.client] ??= { requests: 0, during: 0, maxMsDuring: 0, statuses: {} });
+    const r = (routes[o.client] ??= { requests: 0, during: 0, maxMsDuring: 0, statuses: {}, applied503: 0 });
     r.requests++;
     r.statuses[o.status] = (r.statuses[o.status] ?? 0) + 1;
     if (duringFault(o)) {
@@ -164,7 +168,9 @@ export async function redisFaultScenario(stack: Stack, options: RedisFaultOption
     return (o: Outcome) => (o.path === '/v1/items' ? names : tags).get(o.fingerprint!) ?? 0;
   };
   const countBefore = await exists();
-  const applied = (keyed: boolean) => answered503.filter((o) => isKeyed(o) === keyed && countBefore(o) > 0).length;
+  const applied503 = answered503.filter((o) => countBefore(o) > 0);
+  for (const o of applied503) routes[o.client].applied503++;
+  const applied = (keyed: boolean) => applied503.filter((o) => isKeyed(o) === keyed).length;
 
   // A careful client: every keyed 503 retried with the same key and body until it is answered.
   const agent = new http.Agent({ keepAlive: true });
@@ -182,6 +188,7 @@ export async function redisFaultScenario(stack: Stack, options: RedisFaultOption
     boundMs: stack.boundMs,
     requests: done.length,
     maxWaitMsDuring: maxOf(Object.values(routes).map((r) => r.maxMsDuring)),
+    p99MsDuring: Math.round(percentile(done.filter(duringFault).map((o) => o.ms), 99)),
     slowestRoute: slowest?.[0] ?? '',
     routes,
     errors: done.filter((o) => o.status === 0 || (o.status >= 500 && o.status !== 503)).length,
