@@ -31,13 +31,6 @@ test('with Redis hung, no request waits much past the one Redis bound', () => {
   assert.ok(h.maxWaitMsDuring <= h.boundMs + 1000, `${h.maxWaitMsDuring} ms (${h.slowestRoute}); bound ${h.boundMs} ms`);
 });
 
-test('with Redis hung, a write answered 503 was not applied, so retrying it with its Idempotency-Key creates it once', () => {
-  const h = f.hang!;
-  assert.ok(h.writes503.withoutKey + h.writes503.withKey > 0, 'some writes were answered 503');
-  assert.equal(h.appliedAfter503.withoutKey, 0, JSON.stringify(h.routes));
-  assert.equal(h.duplicatesAfterRetry, 0);
-});
-
 test('with Redis hung or restarted, every acknowledged job ends', () => {
   for (const r of [f.hang!, f.restart!]) assert.deepEqual([r.jobs.lost, r.jobs.stuck], [0, 0], `${r.fault}: ${JSON.stringify(r.jobs)}`);
 });
