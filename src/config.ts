@@ -50,6 +50,8 @@ export const EnvSchema = Type.Object({
   DOCS_REDOC_PATH: DocsPath('/redoc', 'Where the Redoc page is served; empty: no Redoc page.'),
   DOCS_SWAGGER_PATH: DocsPath('/docs', 'Where the Swagger UI page is served; empty: no Swagger UI page.'),
   DOCS_SERVERS: List('Comma-separated server URLs listed in the OpenAPI document; empty: the same origin.'),
+  IDEMPOTENCY_TTL_S: Type.Integer({ minimum: 1, default: 86_400, description: 'How long an Idempotency-Key and its stored response are kept, from the first request. Seconds.' }),
+  IDEMPOTENCY_LEASE_MS: Milliseconds(10_000, 'How long a running request holds its Idempotency-Key (retries get 409); past it, a retry runs again under the same operation id.'),
   CACHE_ENABLED: Type.Boolean({ default: true, description: 'Serve cached routes from the response cache; false: every request runs its handler.' }),
   CACHE_STORE: Type.Union([Type.Literal('redis'), Type.Literal('memory')], { default: 'redis', description: '`redis` (shared by every process) or `memory` (one process, bounded LRU).' }),
   CACHE_REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'A separate Redis for the cache; unset: the main Redis.' })),
@@ -91,6 +93,7 @@ export interface Config {
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
   cache: CacheConfig;
   exportMaxStoredBytes: number;
+  idempotency: { ttlS: number; leaseMs: number };
 }
 
 export interface CacheConfig {
@@ -166,6 +169,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       honorNoCache: env.CACHE_HONOR_NO_CACHE,
       memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
     },
+    idempotency: { ttlS: env.IDEMPOTENCY_TTL_S, leaseMs: env.IDEMPOTENCY_LEASE_MS },
     queue: { name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS },
     exportMaxStoredBytes: env.EXPORT_MAX_STORED_BYTES,
   };

@@ -5,7 +5,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { HttpError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
-import { createQueue, cronNext, idempotentId, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
+import { createQueue, cronNext, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { until } from './support/queue.ts';
@@ -64,21 +64,20 @@ test('a job is queued the moment enqueue returns, then runs to complete with its
 });
 
 test('the lifecycle goes deferred → queued → in_progress → retrying → queued → in_progress → complete', async () => {
-  const key = 'lifecycle';
-  const id = idempotentId(flaky.name, key);
+  const id = 'lifecycle';
   const listener = redis.duplicate();
   await listener.connect();
   const seen: string[] = [];
   await listener.subscribe(queue.keys.job(id), (message: string) => seen.push(message.split(' ')[1]));
   await worker().ready;
   // Nobody registered as a listener: the workers publish nothing.
-  const unheard = await queue.enqueue(flaky, { failures: 0 }, { idempotencyKey: key });
+  const unheard = await queue.enqueue(flaky, { failures: 0 }, { id });
   await settled(unheard.id);
   await listener.ping(); // a message published before the job settled would have arrived before this answer
   assert.deepEqual(seen, []);
   await redis.del(queue.keys.job(id));
   await redis.zAdd(queue.keys.listeners, { score: Date.now() + 60_000, value: 'this test' });
-  const job = await queue.enqueue(flaky, { failures: 1 }, { idempotencyKey: key, delayMs: 150 });
+  const job = await queue.enqueue(flaky, { failures: 1 }, { id, delayMs: 150 });
   assert.equal(job.id, id);
   assert.equal(job.initialStatus, 'deferred');
   await settled(id);

@@ -52,7 +52,7 @@ after(async () => {
 async function jobEnd(client: TestClient, id: string): Promise<Record<string, unknown>> {
   let job: Record<string, unknown> = {};
   await until(async () => {
-    job = (await client.get(`/v1/jobs/${id}`)).json();
+    job = (await client.get(`/v1/jobs/${id}`, { headers: KEY })).json();
     return ['complete', 'failed', 'aborted'].includes(job.status as string);
   }, 15_000, `job ${id}`);
   return job;
@@ -84,7 +84,7 @@ test('POST /v1/exports → 202 + Location; the job walks the catalogue; the file
   assert.equal(job.name, 'catalog.export');
   assert.equal(job.progress, 100);
   assert.deepEqual(job.result, { format: 'csv', items: 3, bytes: (job.result as { bytes: number }).bytes, truncated: false, file: `/v1/exports/${id}/file` });
-  const file = await app.get(`/v1/exports/${id}/file`);
+  const file = await app.get(`/v1/exports/${id}/file`, { headers: KEY });
   assert.equal(file.status, 200);
   assert.equal(file.headers.get('content-disposition'), `attachment; filename="catalog-${id}.csv"`);
   const lines = file.text.trim().split('\n');
@@ -95,7 +95,7 @@ test('POST /v1/exports → 202 + Location; the job walks the catalogue; the file
   const office = await app.post('/v1/exports', { format: 'ndjson', tag: 'office' }, { headers: KEY });
   const done = await jobEnd(app, office.json().id);
   assert.equal((done.result as { items: number }).items, 2);
-  const nd = await app.get(`/v1/exports/${office.json().id}/file`);
+  const nd = await app.get(`/v1/exports/${office.json().id}/file`, { headers: KEY });
   assert.equal(nd.headers.get('content-type'), 'application/x-ndjson');
   assert.deepEqual(nd.text.trim().split('\n').map((l) => JSON.parse(l).name).sort(), ['Desk, "oak"', 'Pen']);
 });
@@ -106,16 +106,18 @@ test('exports: Idempotency-Key, validation, auth, and not-yet-complete or unknow
   const again = await app.post('/v1/exports', { format: 'ndjson' }, { headers });
   assert.equal(first.status, 202);
   assert.equal(again.json().id, first.json().id);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
   const conflict = await app.post('/v1/exports', { format: 'csv' }, { headers });
-  assert.equal(conflict.status, 409);
+  assert.equal(conflict.status, 422, 'the same key with another body');
+  assert.equal(conflict.json().code, 'IDEMPOTENCY_KEY_REUSED');
   assert.equal(conflict.headers.get('content-type'), 'application/problem+json');
   assert.equal((await app.post('/v1/exports', { format: 'xml' }, { headers: KEY })).status, 422);
   assert.equal((await app.post('/v1/exports', { format: 'csv' })).status, 401);
-  assert.equal((await app.get('/v1/exports/nope/file')).status, 404);
-  assert.equal((await app.get('/v1/jobs/nope')).status, 404);
-  assert.equal((await app.get(`/v1/jobs/${'x'.repeat(300)}`)).status, 414);
+  assert.equal((await app.get('/v1/exports/nope/file', { headers: KEY })).status, 404);
+  assert.equal((await app.get('/v1/jobs/nope', { headers: KEY })).status, 404);
+  assert.equal((await app.get(`/v1/jobs/${'x'.repeat(300)}`, { headers: KEY })).status, 414);
   const later = await appQueue.enqueue(appQueue.jobs.get('catalog.export')!, { format: 'csv' }, { delayMs: 60_000 });
-  const early = await app.get(`/v1/exports/${later.id}/file`);
+  const early = await app.get(`/v1/exports/${later.id}/file`, { headers: KEY });
   assert.equal(early.status, 409);
   assert.match(early.json().detail, /deferred/);
 });
@@ -166,7 +168,7 @@ test('with Redis down, POST /v1/exports answers 503 problem+json at once', async
     const res = await app.post('/v1/exports', { format: 'csv' }, { headers: KEY });
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    assert.equal((await app.get('/v1/jobs/abc')).status, 503);
+    assert.equal((await app.get('/v1/jobs/abc', { headers: KEY })).status, 503);
   } finally {
     await server.restart();
   }

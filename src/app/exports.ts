@@ -2,12 +2,13 @@
 // page by page, reports progress, and stores the file (CSV or NDJSON, capped at EXPORT_MAX_BYTES: past it the
 // export stops and says `truncated`); GET /v1/exports/{id}/file downloads it. Status lives at /v1/jobs/{id}.
 // Each API key may hold EXPORT_MAX_STORED_BYTES of export files at once (see export-store.ts).
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config.ts';
 import { ProblemSchema } from '../errors.ts';
-import { createQueue, defineJob, JobInterrupted, type JobContext, type JobDefinition, type Queue } from '../queue/index.ts';
+import { idempotencyFromConfig, operationId } from '../idempotency/index.ts';
+import { createQueue, defineJob, JobInterrupted, jobVisibleTo, type JobContext, type JobDefinition, type Queue } from '../queue/index.ts';
 import { withTimeout } from '../redis/index.ts';
 import { HttpError, createRouter } from '../router/index.ts';
 import { apiKeyDependency } from './auth.ts';
@@ -154,45 +155,39 @@ export function appQueue(services: AppServices): Queue {
 
 const notFound = { description: 'No export has this id, or it expired.', schema: ProblemSchema };
 
-/**
- * The reservation an export counts under. A request with an Idempotency-Key gets one derived from it, so its
- * replays carry the same job payload (the queue compares payloads) and count once.
- */
-function reservationFor(principal: string, idempotencyKey: string | undefined): string {
-  if (idempotencyKey === undefined) return randomUUID();
-  return 'i' + createHash('sha256').update(principal).update('\0').update(idempotencyKey).digest('base64url').slice(0, 31);
-}
-
 export function exportsRouter(services: AppServices, queue: Queue) {
   const { config, redis } = services;
   const exportJob = queue.jobs.get('catalog.export') as ReturnType<typeof catalogExportJob>;
   const files = createExportStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
   const maxStored = config.exportMaxStoredBytes;
+  const auth = apiKeyDependency(config.apiKeys);
   const router = createRouter({ prefix: '/exports', tags: ['exports'] });
   router.post('/', {
     summary: 'Export the catalogue',
     description: 'Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, '
       + `then download \`result.file\`. Files are capped at ${EXPORT_MAX_BYTES} bytes and kept ${EXPORT_KEEP_S} s. `
-      + 'The same `Idempotency-Key` with the same body returns the same export; with another body, 409. '
+      + 'The export belongs to the API key that asked for it; send an `Idempotency-Key` to retry safely. '
       + `Each API key may hold ${maxStored} bytes of exports (\`EXPORT_MAX_STORED_BYTES\`): its unexpired files at their `
       + `size, and each export not yet complete at the ${EXPORT_MAX_BYTES}-byte file cap; past it, 429 and nothing is enqueued.`,
     operationId: 'createExport',
     body: ExportRequest,
-    headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
-    deps: { auth: apiKeyDependency(config.apiKeys) },
+    deps: { auth },
+    use: [idempotencyFromConfig(config, redis, services.log)],
     response: {
       202: { description: 'Enqueued; `Location` is the job.', schema: Type.Object({ id: Type.String(), status: Type.String() }), headers: { location: { schema: Type.String() } } },
-      409: { description: 'The Idempotency-Key was used with another body.', schema: ProblemSchema },
       429: {
         description: 'This API key holds as many export bytes as it may; `Retry-After` says when its oldest export stops counting (one still running frees its share sooner, when it completes).',
         schema: ProblemSchema,
         headers: { 'retry-after': { description: 'Seconds.', schema: Type.Integer({ minimum: 1 }) } },
       },
-      503: { description: 'The queue is unavailable; retry shortly.', schema: ProblemSchema },
+      503: { description: 'The queue is unavailable and the export was not enqueued; retry shortly.', schema: ProblemSchema },
     },
   }, async (ctx) => {
-    const idempotencyKey = ctx.headers['idempotency-key'];
-    const owner: ExportOwner = { principal: ctx.deps.auth.keyId, reservation: reservationFor(ctx.deps.auth.keyId, idempotencyKey) };
+    // The operation id of an Idempotency-Key names the reservation and the job: a retry that runs again (after a
+    // 503, or a lapsed claim) reserves and enqueues the same ones, so it counts once and adds no second export.
+    const operation = operationId(ctx);
+    const principal = ctx.deps.auth.keyId;
+    const owner: ExportOwner = { principal, reservation: operation ?? randomUUID() };
     // Until it stores its file, an export counts at the most it may store; reserving first keeps concurrent
     // requests from passing the cap together.
     const held = await ctx.deadline.bound(files.reserve(owner, EXPORT_MAX_BYTES, Date.now() + EXPORT_KEEP_S * 1000, maxStored));
@@ -203,12 +198,12 @@ export function exportsRouter(services: AppServices, queue: Queue) {
     }
     let job;
     try {
-      job = await queue.enqueue(exportJob, { ...ctx.body, owner }, { idempotencyKey });
+      job = await queue.enqueue(exportJob, { ...ctx.body, owner }, { id: operation, owner: principal, deadline: ctx.deadline.expiresAt });
     } catch (err) {
       if (held.fresh) await files.release(owner).catch(() => {});
       throw err;
     }
-    // A replay whose reservation had already expired: the export it names counts (or did) on its own.
+    // A retry whose reservation had already expired: the export it names counts (or did) on its own.
     if (!job.created && held.fresh) await files.release(owner).catch(() => {});
     return ctx.reply(202, { id: job.id, status: job.initialStatus }, { location: `/v1/jobs/${job.id}` });
   });
@@ -218,6 +213,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
       + 'streamed from Redis a chunk at a time.',
     operationId: 'getExportFile',
     params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
+    deps: { auth },
     response: {
       200: { description: 'The file.', contentType: 'text/csv', schema: Type.String(), headers: { 'content-length': { schema: Type.Integer({ minimum: 0 }) } } },
       404: notFound,
@@ -227,7 +223,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
   }, async (ctx) => {
     const { id } = ctx.params;
     const job = await queue.getJob(id);
-    if (job === null || job.name !== exportJob.name) throw HttpError.of('NOT_FOUND', `No export has the id ${id}.`);
+    if (job === null || job.name !== exportJob.name || !jobVisibleTo(job, ctx.principal)) throw HttpError.of('NOT_FOUND', `No export has the id ${id}.`);
     if (job.status !== 'complete') throw HttpError.of('CONFLICT', `The export is ${job.status}, not complete.`);
     const size = await ctx.deadline.bound(files.size(id));
     if (size === null) throw HttpError.of('NOT_FOUND', `The file of export ${id} expired.`);

@@ -22,8 +22,9 @@ export function buildApp(services: AppServices): App {
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);
+  // Every job route needs the key; a key sees only the jobs it enqueued (operators arrive with issue 14's roles).
   app.include(createJobsRouter(queue, {
-    abortDeps: { auth: apiKeyDependency(config.apiKeys) },
+    deps: { auth: apiKeyDependency(config.apiKeys) },
     redisTimeoutMs: config.redisCommandTimeoutMs,
     maxStreams: config.sseMaxStreams,
   }), { prefix: '/v1' });
@@ -35,7 +36,7 @@ export function buildApp(services: AppServices): App {
     tags: [
       { name: 'health', description: 'Liveness and readiness probes.' },
       { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
-      { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort.' },
+      { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort. Each job is visible only to the API key that enqueued it.' },
       { name: 'exports', description: 'Catalogue exports (CSV, NDJSON) made by a background job.' },
     ],
   });

@@ -40,7 +40,8 @@ function pairs(flat: string[]): Record<string, string> {
 
 /** Every call waits on Redis within `deadline`; without one (jobs), within a deadline of its own. */
 export interface ItemStore {
-  create(input: ItemCreate, deadline?: Deadline): Promise<Item>;
+  /** `id`: the item's id (default a new one); creating an id again rewrites that item rather than adding one. */
+  create(input: ItemCreate, deadline?: Deadline, id?: string): Promise<Item>;
   get(id: string, deadline?: Deadline): Promise<Item | null>;
   patch(id: string, patch: ItemPatch, deadline?: Deadline): Promise<Item | null>;
   delete(id: string, deadline?: Deadline): Promise<boolean>;
@@ -52,9 +53,9 @@ export function createItemStore(redis: Redis, prefix: string, timeoutMs: number)
   const keys = itemKeys(prefix);
   const own = (deadline: Deadline | undefined): Deadline => deadline ?? new Deadline(timeoutMs);
   return {
-    async create(input, deadline) {
+    async create(input, deadline, id = newItemId()) {
       const now = new Date().toISOString();
-      const item: Item = { id: newItemId(), name: input.name, price: input.price, tags: input.tags ?? [], created_at: now, updated_at: now };
+      const item: Item = { id, name: input.name, price: input.price, tags: input.tags ?? [], created_at: now, updated_at: now };
       if (input.description !== undefined) item.description = input.description;
       const tags = JSON.stringify(item.tags);
       const fields: string[] = ['id', item.id, 'name', item.name, 'price', String(item.price), 'tags', tags, 'created_at', now, 'updated_at', now];

@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { cacheFromConfig } from '../cache/index.ts';
 import type { Deadline } from '../deadline.ts';
+import { idempotencyFromConfig, operationId } from '../idempotency/index.ts';
 import { HttpError, createRouter } from '../router/index.ts';
 import { ProblemSchema } from '../errors.ts';
 import { apiKeyDependency } from './auth.ts';
@@ -52,13 +53,16 @@ export function itemsRouter(services: AppServices) {
       '/',
       {
         summary: 'Create an item',
+        description: 'Send an `Idempotency-Key` to retry safely: a retry creates nothing new and gets the first answer.',
         operationId: 'createItem',
         body: ItemCreate,
         deps: { auth: apiKey },
+        use: [idempotencyFromConfig(config, redis, services.log)],
         response: { 201: { description: 'Created; `Location` points at the new item.', schema: Item, headers: { location: { schema: Type.String() } } }, 503: unavailable },
       },
       async (ctx) => {
-        const item = await store.create(ctx.body, ctx.deadline);
+        // The operation id is the item's id: a retry under the same Idempotency-Key rewrites the same item.
+        const item = await store.create(ctx.body, ctx.deadline, operationId(ctx));
         await invalidate(ctx.deadline);
         return ctx.reply(201, item, { location: `/v1/items/${item.id}` });
       },

@@ -50,7 +50,10 @@ class Exchange implements RequestContext {
   headers: unknown = EMPTY;
   body: unknown = undefined;
   deps: Record<string, unknown> = EMPTY;
+  principal: string | undefined = undefined;
   route = '';
+  /** Answers get `Cache-Control: no-store` unless they set their own (authenticated routes). */
+  noStore = false;
   private childLog: Logger | null = null;
   private controller: AbortController | null = null;
   private redisDeadline: Deadline | null = null;
@@ -146,6 +149,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     const flat: string[] = ['x-request-id', ctx.requestId, 'x-content-type-options', 'nosniff'];
     if (headers['content-security-policy'] === undefined) flat.push('content-security-policy', SECURITY_CSP);
     for (const name in headers) flat.push(name, headers[name]);
+    if (ctx.noStore && headers['cache-control'] === undefined) flat.push('cache-control', 'no-store');
     if (cors !== null && headers['access-control-allow-origin'] === undefined) {
       const extra = cors.headersFor(ctx.req.headers.origin);
       for (let i = 0; i < extra.length; i++) flat.push(extra[i]);
@@ -232,7 +236,10 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       // Dependencies (authentication) run before the body is read: an anonymous client cannot make us parse 1 MiB.
       const values: Record<string, unknown> = {};
       ctx.deps = values;
-      for (const [key, dep] of route.deps) values[key] = await dep.resolve(ctx);
+      for (const [key, dep] of route.deps) {
+        const value = (values[key] = await dep.resolve(ctx));
+        if (dep.principal !== undefined) ctx.principal = dep.principal(value);
+      }
     }
     if (route.parseBody !== null) {
       const raw = await readJsonBody(ctx.req, route.bodyLimit, route.bodyMaxDepth);
@@ -289,6 +296,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       else if (method === 'OPTIONS') return answerOptions(ctx, found.table);
       if (route === undefined) return fail(ctx, HttpError.of('METHOD_NOT_ALLOWED', undefined, { headers: { allow: found.table.allow } }));
     }
+    ctx.noStore = route.noStore;
     try {
       if (found.params.length > 0 || route.parseParams !== null) ctx.params = readParams(route, found.params);
       if (route.parseQuery !== null) ctx.query = route.parseQuery(parseQueryString(ctx.rawQuery));

@@ -5,12 +5,17 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
 import { createRouter, type Dependency, type RequestContext } from '../router/index.ts';
 import { JobChannels } from './channels.ts';
-import { JOB_STATUSES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from './job.ts';
+import { JOB_STATUSES, TERMINAL_STATUSES, jobVisibleTo, type JobRecord, type JobStatus } from './job.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 
 export interface JobsRouterOptions {
-  /** Dependencies of DELETE (e.g. an API key); reads are open. */
-  abortDeps?: Record<string, Dependency<unknown>>;
+  /**
+   * Dependencies of every job route, e.g. an API key: the principal one names (`ctx.principal`) sees the jobs it
+   * owns and the jobs nobody owns; any other job is a 404, as if it did not exist.
+   */
+  deps?: Record<string, Dependency<unknown>>;
+  /** Callers who see every job (operators); default nobody. */
+  isOperator?: (ctx: RequestContext) => boolean;
   /** Between SSE heartbeat comments, each followed by a re-read of the job (default 15 s). */
   heartbeatMs?: number;
   /**
@@ -29,7 +34,7 @@ const AbortAnswer = Type.Object({
   id: JobId,
   status: Type.Union([Type.Literal('aborted'), Type.Literal('aborting')], { description: 'aborted: it was waiting; aborting: its worker is stopping it.' }),
 });
-const notFound = { description: 'No job has this id, or it finished and expired.', schema: ProblemSchema };
+const notFound = { description: 'No job has this id that you may see, or it finished and expired.', schema: ProblemSchema };
 const unavailable = { description: 'Redis does not answer; retry shortly.', schema: ProblemSchema };
 const streamsUnavailable = {
   description: 'Redis does not answer, or this server holds as many event streams as it may (then with `Retry-After`); retry shortly.',
@@ -116,9 +121,13 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
   const channels = new JobChannels(queue, options.redisTimeoutMs ?? 1000, options.maxStreams ?? 1000);
   // The pattern is checked with the other inputs, before any Redis call: a malformed id is a 422.
   const ById = Type.Object({ id: JobId });
-  const load = async (id: string) => {
+  const deps = options.deps ?? {};
+  const isOperator = options.isOperator ?? (() => false);
+  const missing = (id: string) => HttpError.of('NOT_FOUND', `No job has the id ${id}.`);
+  /** The job, if this caller may see it; another principal's job answers exactly like a missing one. */
+  const load = async (id: string, ctx: RequestContext) => {
     const job = await queue.getJob(id);
-    if (job === null) throw HttpError.of('NOT_FOUND', `No job has the id ${id}.`);
+    if (job === null || !jobVisibleTo(job, ctx.principal, isOperator(ctx))) throw missing(id);
     return job;
   };
 
@@ -162,8 +171,9 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       description: 'Status, progress, attempts, times; `result` once complete, `error` after a failed attempt.',
       operationId: 'getJob',
       params: ById,
+      deps,
       response: { 200: Job, 404: notFound, 503: unavailable },
-    }, async (ctx) => jobView(await load(ctx.params.id)));
+    }, async (ctx) => jobView(await load(ctx.params.id, ctx)));
   router.get('/{id}/events', {
       summary: 'Follow a job (Server-Sent Events)',
       description: 'A `status` event with the job now, then `status` and `progress` events as they happen (the SSE `id` '
@@ -172,13 +182,14 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
         + 'stream: reconnect.',
       operationId: 'getJobEvents',
       params: ById,
+      deps,
       response: { 200: { description: 'An event stream.', contentType: 'text/event-stream', schema: Type.String() }, 404: notFound, 503: streamsUnavailable },
     }, async (ctx) => {
       const { id } = ctx.params;
       // HEAD: the GET's status and headers from one read; no subscription, no stream slot (the core never
       // starts a HEAD body).
       if (ctx.method === 'HEAD') {
-        await ctx.deadline.bound(load(id));
+        await ctx.deadline.bound(load(id, ctx));
         return ctx.stream(200, (async function* () {})(), SSE_HEADERS);
       }
       const inbox = new Inbox(ctx);
@@ -186,7 +197,7 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       const stop = await channels.listen(id, inbox.push, (pending) => ctx.deadline.bound(pending));
       let first: JobRecord;
       try {
-        first = await ctx.deadline.bound(load(id));
+        first = await ctx.deadline.bound(load(id, ctx));
       } catch (err) {
         await stop();
         throw err;
@@ -200,7 +211,7 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
         + 'A job that already finished answers 409.',
       operationId: 'abortJob',
       params: ById,
-      deps: (options.abortDeps ?? {}) as Record<string, Dependency<unknown>>,
+      deps,
       response: {
         202: AbortAnswer,
         404: notFound,
@@ -209,8 +220,8 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
       },
     }, async (ctx) => {
       const { id } = ctx.params;
-      const outcome = await queue.abort(id);
-      if (outcome === 'not_found') throw HttpError.of('NOT_FOUND', `No job has the id ${id}.`);
+      const outcome = await queue.abort(id, { principal: ctx.principal, operator: isOperator(ctx) });
+      if (outcome === 'not_found') throw missing(id);
       if (outcome === 'aborting' || outcome === 'aborted') return { id, status: outcome };
       throw HttpError.of('CONFLICT', `The job already ended ${outcome}.`);
     });

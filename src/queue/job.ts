@@ -86,16 +86,6 @@ export function backoffDelay(b: Backoff, attempt: number): number {
   return Math.round(delay * (1 - b.jitter * Math.random()));
 }
 
-/** JSON with object keys sorted, so equal payloads compare equal whatever the key order they arrived in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
-
 /** A job as its hash reads back; times are epoch milliseconds, null when not reached. */
 export interface JobRecord {
   id: string;
@@ -111,6 +101,8 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   worker: string | null;
+  /** The principal that enqueued it (`EnqueueOptions.owner`); null for a job nobody owns (cron, internal). */
+  owner: string | null;
   /** Bumped by every status or progress change; events carry it, so a listener can drop what it already has. */
   revision: number;
 }
@@ -133,6 +125,15 @@ export function parseJobHash(id: string, h: Record<string, string>): JobRecord |
     startedAt: time(h.started_at),
     finishedAt: time(h.finished_at),
     worker: h.worker ?? null,
+    owner: h.owner ?? null,
     revision: Number(h.rev ?? 0),
   };
+}
+
+/**
+ * Whether a caller may see (read, follow, download, abort) a job: its owner, an operator, or anybody for a job
+ * nobody owns. Everybody else is told the job does not exist, so an id reveals nothing.
+ */
+export function jobVisibleTo(job: Pick<JobRecord, 'owner'>, principal: string | undefined, operator = false): boolean {
+  return job.owner === null || operator || job.owner === principal;
 }

@@ -24,6 +24,8 @@ export interface QueueKeys {
   /** Prefix of job hashes; a job's events are published on a channel named like its hash. */
   readonly jobPrefix: string;
   job(id: string): string;
+  /** String naming the job enqueued under an idempotency key, per owner ('' for none): ids stay random. */
+  idempotency(owner: string, key: string): string;
 }
 
 export const GROUP = 'workers';
@@ -44,5 +46,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     abortChannel: `${base}abort`,
     jobPrefix,
     job: (id) => jobPrefix + id,
+    // The owner's length first, so no owner and key pair can spell another's.
+    idempotency: (owner, key) => `${base}idem:${owner.length}:${owner}:${key}`,
   };
 }

@@ -1,10 +1,11 @@
 // The producer side of a queue, used inside API processes: enqueue, read, abort, operate. Every call is one
 // bounded Redis round trip; when Redis is away it fails fast with HttpError 503 instead of waiting.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { HttpError } from '../errors.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
-import { canonicalJson, parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
+import { canonicalJson } from '../schema/index.ts';
+import { parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
 import { runScript, SCRIPTS, type Script } from './scripts.ts';
 
@@ -21,10 +22,23 @@ export interface QueueOptions {
 }
 
 export interface EnqueueOptions {
-  /** Same key + same payload → the existing job; same key + another payload → HttpError 409. */
+  /**
+   * The job's id (JOB_ID_PATTERN); default random. Enqueueing an id that exists returns that job (another
+   * payload or owner → HttpError 409), so a retry that carries the same id creates nothing: give the operation id
+   * of an idempotent request (`operationId(ctx)` from src/idempotency).
+   */
+  id?: string;
+  /** The principal the job belongs to (`ctx.principal`): only it, or an operator, may see it over HTTP. */
+  owner?: string;
+  /** Same key (per owner) + same payload → the existing job; another payload → HttpError 409. Ids stay random. */
   idempotencyKey?: string;
   delayMs?: number;
   runAt?: Date;
+  /**
+   * Epoch ms past which the job must not be enqueued (the request's deadline); the sooner of it and now + the
+   * command bound applies. Redis refuses a job whose deadline has passed, so a 503 means "not enqueued".
+   */
+  deadline?: number;
 }
 
 export interface JobHandle {
@@ -73,9 +87,9 @@ const JOB_ID = new RegExp(JOB_ID_PATTERN);
 
 interface PendingAdd {
   job: string[];
-  /** performance.now() at enqueue: the call's time bound counts from here, waiting included. */
-  at: number;
-  resolve: (reply: [number, JobStatus]) => void;
+  /** Epoch ms: the caller gives up then (waiting for a group included), and Redis refuses the job after it. */
+  deadline: number;
+  resolve: (reply: [number, JobStatus, string]) => void;
   reject: (err: unknown) => void;
 }
 
@@ -83,6 +97,11 @@ interface PendingAdd {
 const MAX_ADD_BATCH = 500;
 /** Enqueue script calls out at once; more enqueues gather for the next call. */
 const ADD_CALLS_IN_FLIGHT = 2;
+/**
+ * Redis refuses a job this long before its caller gives up, so a reply still in transit when the caller answers
+ * 503 cannot carry a job that was enqueued after all.
+ */
+const REPLY_MARGIN_MS = 20;
 /** A burst this large that finds no call in flight is split in ADD_CALLS_IN_FLIGHT + 1 groups to start the rotation. */
 const SPLIT_AT = 16;
 
@@ -107,25 +126,30 @@ export class Queue {
 
   /**
    * One script call, shared by every enqueue of the same event-loop turn. Validation errors throw 422, an
-   * idempotency conflict 409, an unreachable Redis 503.
+   * idempotency conflict 409, an unreachable Redis 503 (and then the job was not enqueued and never runs).
    */
   async enqueue<P extends TSchema, R extends TSchema>(job: JobDefinition<P, R>, payload: Static<P>, options: EnqueueOptions = {}): Promise<JobHandle> {
     const value = job.parse(payload);
     if (!this.jobs.has(job.name)) this.jobs.set(job.name, job);
-    const idempotent = options.idempotencyKey !== undefined;
-    const id = idempotent ? idempotentId(job.name, options.idempotencyKey as string) : randomUUID();
-    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? Date.now() + options.delayMs : 0;
-    const [created, status] = await this.#add([
-      id, job.name, idempotent ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
-      idempotent ? '1' : '0', String(job.keepResultS),
-    ]);
-    if (created === -1) throw HttpError.of('CONFLICT', 'This Idempotency-Key was already used with a different payload.');
+    const given = options.id;
+    if (given !== undefined && !JOB_ID.test(given)) throw new TypeError(`enqueue: id ${JSON.stringify(given)} does not match ${JOB_ID_PATTERN}`);
+    const key = options.idempotencyKey;
+    const owner = options.owner ?? '';
+    const dedupe = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
+    const now = Date.now();
+    const deadline = Math.min(options.deadline ?? Infinity, now + this.#timeoutMs);
+    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? now + options.delayMs : 0;
+    const [created, status, id] = await this.#add([
+      given ?? randomUUID(), job.name, dedupe !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
+      dedupe, String(job.keepResultS), owner,
+    ], deadline);
+    if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
     return new EnqueuedJob(this, id, created === 1, status);
   }
 
-  #add(job: string[]): Promise<[number, JobStatus]> {
+  #add(job: string[], deadline: number): Promise<[number, JobStatus, string]> {
     return new Promise((resolve, reject) => {
-      this.#adds.push({ job, at: performance.now(), resolve, reject });
+      this.#adds.push({ job, deadline, resolve, reject });
       if (this.#addCallsInFlight < ADD_CALLS_IN_FLIGHT && !this.#addFlushQueued) {
         this.#addFlushQueued = true;
         setImmediate(() => this.#flushAdds(true));
@@ -151,13 +175,16 @@ export class Queue {
   }
 
   #sendAdds(batch: PendingAdd[]): void {
-    const left = this.#timeoutMs - (performance.now() - batch[0].at);
-    if (left <= 0) {
-      const err = queueUnavailable();
+    // The group's deadline is its earliest caller's: Redis refuses the whole call past it, so every caller told
+    // 503 (at its own deadline or later) is told the truth.
+    let deadline = Infinity;
+    for (const add of batch) if (add.deadline < deadline) deadline = add.deadline;
+    const refuse = (err: unknown) => {
       for (const add of batch) add.reject(err);
-      return;
-    }
-    const args = [this.keys.jobPrefix, String(Date.now())];
+    };
+    const now = Date.now();
+    if (deadline - REPLY_MARGIN_MS <= now) return refuse(queueUnavailable());
+    const args = [this.keys.jobPrefix, String(now), String(deadline - REPLY_MARGIN_MS)];
     for (const add of batch) for (const arg of add.job) args.push(arg);
     this.#addCallsInFlight++;
     // Answers reach callers one turn later, after the next group's write (queued first) has left.
@@ -166,9 +193,12 @@ export class Queue {
       this.#flushAdds(false);
       setImmediate(deliver);
     };
-    this.#bounded(runScript<(number | JobStatus)[]>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), left).then(
-      (replies) => answer(() => batch.forEach((add, i) => add.resolve([replies[2 * i] as number, replies[2 * i + 1] as JobStatus]))),
-      (err: unknown) => answer(() => batch.forEach((add) => add.reject(err))),
+    this.#bounded(runScript<(number | string)[] | -1>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), deadline - now).then(
+      (replies) => answer(() => {
+        if (replies === -1) return refuse(queueUnavailable());
+        batch.forEach((add, i) => add.resolve([replies[3 * i] as number, replies[3 * i + 1] as JobStatus, replies[3 * i + 2] as string]));
+      }),
+      (err: unknown) => answer(() => refuse(err)),
     );
   }
 
@@ -178,11 +208,14 @@ export class Queue {
     return parseJobHash(id, await this.#bounded(this.redis.hGetAll(this.keys.job(id))));
   }
 
-  /** Waiting jobs end `aborted` at once; a running job is signalled and ends `aborted` when its worker stops it. */
-  async abort(id: string): Promise<AbortOutcome> {
+  /**
+   * Waiting jobs end `aborted` at once; a running job is signalled and ends `aborted` when its worker stops it.
+   * A job owned by another principal is `not_found` unless the caller is an operator.
+   */
+  async abort(id: string, caller: { principal?: string; operator?: boolean } = { operator: true }): Promise<AbortOutcome> {
     if (!JOB_ID.test(id)) return 'not_found';
     return this.#call<AbortOutcome>(SCRIPTS.abortJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
-      this.keys.group, id, String(Date.now()), this.keys.abortChannel,
+      this.keys.group, id, String(Date.now()), this.keys.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0',
     ]);
   }
 
@@ -254,9 +287,4 @@ export class Queue {
 
 export function createQueue(options: QueueOptions): Queue {
   return new Queue(options);
-}
-
-/** The id a job gets from an idempotency key: stable, so every producer (and every cron worker) agrees on it. */
-export function idempotentId(name: string, key: string): string {
-  return 'k' + createHash('sha256').update(name).update('\0').update(key).digest('base64url').slice(0, 31);
 }

@@ -15,7 +15,7 @@ export interface Dependency<T> {
   /** Throw an HttpError (401, 403, ...) to reject the request. */
   resolve(ctx: RequestContext): T | Promise<T>;
   readonly security?: SecurityRequirement;
-  /** A stable identity of the caller (a per-user cache key uses it). */
+  /** A stable identity of the caller; the core sets `ctx.principal` from it once the dependency resolved. */
   principal?(value: T): string;
 }
 

@@ -43,6 +43,8 @@ export class CompiledRoute {
   readonly interceptors: Interceptor[] | null;
   readonly success: ResponsePlan;
   private readonly plans = new Map<number, ResponsePlan>();
+  /** A security dependency guards it: its answers are per caller, so no cache downstream may keep them. */
+  readonly noStore: boolean;
   /** Whether anything before the handler may wait: a body, a dependency or an interceptor. */
   readonly synchronous: boolean;
 
@@ -68,6 +70,7 @@ export class CompiledRoute {
     const inherited = route.dependencies.filter((d) => !ownSet.has(d)).map((d): [string, Dependency<unknown>] => [d.name, d]);
     const deps = [...new Map([...inherited, ...own].map((e) => [e[1], e])).values()];
     this.deps = deps.length > 0 ? deps : null;
+    this.noStore = deps.some(([, d]) => d.security !== undefined);
     this.interceptors = route.interceptors.length > 0 ? [...route.interceptors] : null;
     this.synchronous = this.parseBody === null && this.deps === null && this.interceptors === null;
 

@@ -123,6 +123,9 @@ export interface RequestContext {
   headers: unknown;
   body: unknown;
   deps: Record<string, unknown>;
+  /** Who is calling, as the route's authenticating dependency names it (`Dependency.principal`); undefined when
+   *  anonymous. The cache, idempotency keys and job ownership all scope by it. */
+  principal: string | undefined;
 }
 
 export interface Context<S extends RouteShape> extends RequestContext {

@@ -7,6 +7,7 @@ import { toFieldErrors } from './errors.ts';
 export { compileStringInput, compileJsonInput, type StringInputOptions } from './input.ts';
 export { compileSerializer, type Serializer } from './serialize.ts';
 export { toFieldErrors } from './errors.ts';
+export { canonicalJson } from './canonical.ts';
 
 /** A compiled check that reports field errors, or null when the value conforms. */
 export function compileCheck(schema: TSchema, source: string): (value: unknown) => FieldError[] | null {

@@ -2,11 +2,13 @@
   flagged, and the owning worker is told on the abort channel (the flag also reaches it via its heartbeat, and a
   reclaimed flagged job ends aborted instead of running again).
   KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] job hash
-  ARGV[1] group   ARGV[2] job id   ARGV[3] now (ms)   ARGV[4] abort channel
-  Returns 'aborted', 'aborting', 'not_found', or the terminal status the job already has. ]]
-local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s')
+  ARGV[1] group   ARGV[2] job id   ARGV[3] now (ms)   ARGV[4] abort channel   ARGV[5] caller's principal ('' none)
+  ARGV[6] '1' when the caller is an operator (may abort any job)
+  Returns 'aborted', 'aborting', 'not_found' (also for a job owned by somebody else), or the terminal status the
+  job already has. ]]
+local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s', 'owner')
 local status = job[1]
-if not status then return 'not_found' end
+if not status or (job[4] and job[4] ~= ARGV[5] and ARGV[6] ~= '1') then return 'not_found' end
 if status == 'queued' or status == 'deferred' or status == 'retrying' then
   redis.call('HSET', KEYS[3], 'status', 'aborted', 'error', 'aborted by request', 'finished_at', ARGV[3])
   redis.call('EXPIRE', KEYS[3], job[3])
