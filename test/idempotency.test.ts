@@ -39,8 +39,8 @@ before(async () => {
   server = await startTestRedis();
   redis = createRedis({ url: server.url, commandTimeoutMs: 300, log });
   await until(() => redis.isReady);
-  const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: TTL_S, leaseMs: LEASE_MS, timeoutMs: 300, log });
-  const app = createApp({ log });
+  const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: TTL_S, leaseMs: LEASE_MS, log });
+  const app = createApp({ log, redisTimeoutMs: 300 });
   const Body = Type.Object({ name: Type.String(), wait: Type.Optional(Type.String()) });
   const Created = Type.Object({ id: Type.String(), name: Type.String() });
   for (const path of ['/things', '/others']) {
@@ -197,7 +197,7 @@ test('Redis hung while claiming → 503 "not applied" without running the handle
 
 test('OpenAPI: the Idempotency-Key parameter, the Idempotent-Replayed header and the 400 / 409 / 422 answers', () => {
   const app = createApp({ log });
-  const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: 1, leaseMs: 1, timeoutMs: 1, log });
+  const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: 1, leaseMs: 1, log });
   app.post('/x', { operationId: 'x', body: Type.Object({ a: Type.String() }), use: [idempotency], response: { 201: Type.Object({ a: Type.String() }) } }, (ctx) => ctx.reply(201, ctx.body));
   const doc = openApiDocument(app) as any;
   const op = doc.paths['/x'].post;

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { ERRORS, HttpError, PROBLEM_CONTENT_TYPE } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
-import { luaScriptFile, withTimeout, type Redis } from '../redis/index.ts';
+import { luaScriptFile, type Redis } from '../redis/index.ts';
 import type { Interceptor, Outcome, RequestContext } from '../router/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { idempotencyKeys } from './keys.ts';
@@ -30,8 +30,6 @@ export interface IdempotencyOptions {
    * (the process died, or the response could not be stored) the next retry runs again, under the same operation id.
    */
   leaseMs: number;
-  /** Bound on each Redis call (REDIS_COMMAND_TIMEOUT_MS). */
-  timeoutMs: number;
   log: Logger;
 }
 
@@ -73,22 +71,25 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
     return createHash('sha256').update(canonicalJson([ctx.method, ctx.route, ctx.params, ctx.query, ctx.body])).digest('base64url');
   }
 
+  // Storing and releasing share the request's deadline like every other Redis call; when it is spent they are
+  // skipped, and the claim lapses with its lease (a retry then runs again, under the same operation id: safe).
+
   /** Stores what the handler answered, or gives the claim up when there is nothing worth replaying. */
-  async function settle(record: string, id: string, outcome: Outcome): Promise<void> {
+  async function settle(ctx: RequestContext, record: string, id: string, outcome: Outcome): Promise<void> {
     const { status, headers, body } = outcome;
     // A server error is not an answer to replay: the retry runs again (same operation id, so no duplicate).
     // Streams cannot be replayed either.
-    if (status >= 500 || (body !== null && typeof body !== 'string')) return release(record, id);
+    if (status >= 500 || (body !== null && typeof body !== 'string')) return release(ctx, record, id);
     try {
-      await withTimeout(storeResponse.run(redis, [record], [id, String(status), JSON.stringify(headers), body ?? '']), options.timeoutMs);
+      await ctx.deadline.bound(storeResponse.run(redis, [record], [id, String(status), JSON.stringify(headers), body ?? '']));
     } catch (err) {
       // The request was applied and its answer is sent; a retry within the lease gets 409, after it runs again.
       log.warn('idempotent response not stored', errorFields(err));
     }
   }
 
-  function release(record: string, id: string): Promise<void> {
-    return withTimeout(releaseClaim.run(redis, [record], [id]), options.timeoutMs).then(
+  function release(ctx: RequestContext, record: string, id: string): Promise<void> {
+    return ctx.deadline.bound(releaseClaim.run(redis, [record], [id])).then(
       () => {},
       (err: unknown) => log.warn('idempotency claim not released; it lapses with its lease', errorFields(err)),
     );
@@ -101,10 +102,11 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
       if (key === undefined || !UNSAFE.has(ctx.method)) return next();
       if (typeof key !== 'string' || !KEY.test(key)) throw HttpError.of('IDEMPOTENCY_KEY_INVALID');
       const record = keys.record(ctx.principal ?? '', `${ctx.method} ${ctx.route}`, key);
-      const deadline = Date.now() + options.timeoutMs;
+      const { deadline } = ctx;
+      const args = [fingerprint(ctx), newOperationId(), lease, ttl, String(deadline.expiresAt - REPLY_MARGIN_MS)];
       let claim: string[];
       try {
-        claim = (await withTimeout(claimKey.run(redis, [record], [fingerprint(ctx), newOperationId(), lease, ttl, String(deadline - REPLY_MARGIN_MS)]), options.timeoutMs)) as string[];
+        claim = (await deadline.bound(claimKey.run(redis, [record], args))) as string[];
       } catch (err) {
         throw notApplied(err);
       }
@@ -116,10 +118,10 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
           try {
             outcome = await next();
           } catch (err) {
-            await release(record, id);
+            await release(ctx, record, id);
             throw err;
           }
-          await settle(record, id, outcome);
+          await settle(ctx, record, id, outcome);
           return outcome;
         }
         case 'done': {
@@ -142,7 +144,7 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
 /** The interceptor configured from the environment (IDEMPOTENCY_TTL_S, IDEMPOTENCY_LEASE_MS). */
 export function idempotencyFromConfig(config: Config, redis: Redis, log: Logger): Interceptor {
   return createIdempotency({
-    redis, prefix: config.redisPrefix, ttlS: config.idempotency.ttlS, leaseMs: config.idempotency.leaseMs, timeoutMs: config.redisCommandTimeoutMs, log,
+    redis, prefix: config.redisPrefix, ttlS: config.idempotency.ttlS, leaseMs: config.idempotency.leaseMs, log,
   });
 }
 
