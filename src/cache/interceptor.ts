@@ -28,7 +28,7 @@ export interface CacheRouteOptions {
   /** Request headers that carry credentials: on a `public` route a request with any of them bypasses the cache
    *  (default `authorization`, `cookie`; add e.g. `x-api-key` when the app authenticates with it). */
   credentialHeaders?: string[];
-  /** The caller's identity on `private` routes, usually a dependency's `principal(value)`. */
+  /** The caller's identity on `private` routes; default `ctx.principal` (what the route's dependency names). */
   principal?: (ctx: RequestContext) => string | undefined;
   /** Seconds after freshness during which a stale response is served at once while one refresh runs. */
   staleWhileRevalidate?: number;
@@ -82,15 +82,13 @@ const shareable = (body: Outcome['body']): boolean => body === null || typeof bo
 
 export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheInterceptor {
   if (!(options.ttl > 0)) throw new TypeError('cache.route: ttl must be a positive number of seconds');
-  if (options.scope === 'private' && options.principal === undefined) {
-    throw new TypeError("cache.route: scope 'private' needs principal(ctx), e.g. (ctx) => apiKey.principal(ctx.deps.user)");
-  }
   const scope = options.scope;
   const credentialHeaders = (options.credentialHeaders ?? ['authorization', 'cookie']).map((h) => h.toLowerCase());
   const carriesCredentials = (headers: IncomingHttpHeaders): boolean => {
     for (let i = 0; i < credentialHeaders.length; i++) if (headers[credentialHeaders[i]] !== undefined) return true;
     return false;
   };
+  const principalOf = options.principal ?? ((ctx: RequestContext) => ctx.principal);
   const tags = options.tags ?? [];
   const vary = (options.vary ?? []).map((h) => h.toLowerCase());
   const varyHeader = vary.length > 0 ? vary.join(', ') : null;
@@ -273,7 +271,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled) return next();
       const headers = ctx.req.headers;
       if (scope === 'public' && carriesCredentials(headers)) return bypass(await next(), 'credentials');
-      const principal = scope === 'private' ? options.principal!(ctx) : undefined;
+      const principal = scope === 'private' ? principalOf(ctx) : undefined;
       if (scope === 'private' && principal === undefined) return bypass(await next(), 'no-principal');
       const ref: EntryRef = {
         namespace: options.namespace ?? ctx.route,

@@ -70,7 +70,8 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
   router.get('/me', {
       deps: { user },
       response: { 200: Type.Object({ name: Type.String(), n: Type.Integer() }) },
-      use: [cache.route({ ttl: 60, scope: 'private', principal: (ctx) => user.principal!(ctx.deps.user as { name: string }) })],
+      // No principal option: the cache reads ctx.principal, which the core sets from the dependency.
+      use: [cache.route({ ttl: 60, scope: 'private' })],
     }, (ctx) => ({ name: ctx.deps.user.name, n: count('me') }));
   router.get('/slow', {
       response: { 200: Thing },
