@@ -74,16 +74,16 @@ async function seedBulk(): Promise<void> {
   await tx.exec();
 }
 
-async function exportDone(id: string): Promise<{ status: string; result: { items: number; bytes: number; truncated: boolean; file: string } }> {
+async function exportDone(id: string, key = KEYS[0]): Promise<{ status: string; result: { items: number; bytes: number; truncated: boolean; file: string } }> {
   let job: any;
-  await until(async () => ['complete', 'failed', 'aborted'].includes((job = (await app.get(`/v1/jobs/${id}`)).json()).status), 20_000, `export ${id}`);
+  await until(async () => ['complete', 'failed', 'aborted'].includes((job = (await app.get(`/v1/jobs/${id}`, { headers: as(key) })).json()).status), 20_000, `export ${id}`);
   return job;
 }
 
 async function runExport(body: Record<string, unknown>, key = KEYS[0]) {
   const created = await app.post('/v1/exports', body, { headers: as(key) });
   assert.equal(created.status, 202, created.text);
-  const job = await exportDone(created.json().id);
+  const job = await exportDone(created.json().id, key);
   assert.equal(job.status, 'complete');
   return { id: created.json().id as string, ...job.result };
 }
