@@ -89,7 +89,10 @@ function clients(seed: string[], run: string, scale: number, exportIds: () => st
 const isWrite = (o: Outcome) => o.fingerprint !== undefined;
 const isKeyed = (o: Outcome) => o.headers?.['idempotency-key'] !== undefined;
 
-/** Retries a call with its own Idempotency-Key until it is answered with anything but 503 (or no answer). */
+/**
+ * Retries a call with its own Idempotency-Key until it is answered with anything but 503, or 409 (the key is held
+ * by an earlier run of the request until its lease lapses), or no answer.
+ */
 async function retryUntilAnswered(base: string, agent: http.Agent, first: Outcome, forMs: number): Promise<Outcome | null> {
   const deadline = Date.now() + forMs;
   let last: Outcome = first;
@@ -97,7 +100,7 @@ async function retryUntilAnswered(base: string, agent: http.Agent, first: Outcom
     const retryAfterS = Number(last.responseHeaders['retry-after']);
     await sleep(Number.isFinite(retryAfterS) ? Math.min(1000, Math.max(100, retryAfterS * 1000)) : 200);
     last = await send(base, agent, first, 'retry');
-    if (last.status !== 503 && last.status !== 0) return last;
+    if (last.status !== 503 && last.status !== 409 && last.status !== 0) return last;
   }
   return null;
 }
