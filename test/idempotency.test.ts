@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { createIdempotency, operationId } from '../src/idempotency/index.ts';
+import { createIdempotency, idempotencyId } from '../src/idempotency/index.ts';
 import { createLogger } from '../src/log.ts';
 import { openApiDocument } from '../src/openapi/index.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
@@ -51,7 +51,7 @@ before(async () => {
       use: [idempotency],
       response: { 201: { schema: Created, headers: { location: { schema: Type.String() } } }, 409: { description: 'Taken.', schema: Type.Object({ detail: Type.String() }) } },
     }, async (ctx) => {
-      const id = operationId(ctx);
+      const id = idempotencyId(ctx);
       runs.push({ id, body: ctx.body });
       const name = ctx.body.wait;
       if (name !== undefined) await new Promise<void>((open) => waiting.push({ name, open }));

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config.ts';
 import { ProblemSchema } from '../errors.ts';
-import { idempotencyFromConfig, operationId } from '../idempotency/index.ts';
+import { idempotencyFromConfig, idempotencyId } from '../idempotency/index.ts';
 import { createQueue, defineJob, JobInterrupted, jobVisibleTo, type JobContext, type JobDefinition, type Queue } from '../queue/index.ts';
 import { withTimeout } from '../redis/index.ts';
 import { HttpError, createRouter } from '../router/index.ts';
@@ -185,7 +185,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
   }, async (ctx) => {
     // The operation id of an Idempotency-Key names the reservation and the job: a retry that runs again (after a
     // 503, or a lapsed claim) reserves and enqueues the same ones, so it counts once and adds no second export.
-    const operation = operationId(ctx);
+    const operation = idempotencyId(ctx);
     const principal = ctx.deps.auth.keyId;
     const owner: ExportOwner = { principal, reservation: operation ?? randomUUID() };
     // Until it stores its file, an export counts at the most it may store; reserving first keeps concurrent

@@ -62,7 +62,7 @@ export function itemsRouter(services: AppServices) {
       },
       async (ctx) => {
         // The operation id is the item's id: a retry under the same Idempotency-Key rewrites the same item.
-        const item = await store.create(ctx.body, ctx.deadline, operationId(ctx));
+        const item = await store.create(ctx.body, ctx.deadline, idempotencyId(ctx));
         await invalidate(ctx.deadline);
         return ctx.reply(201, item, { location: `/v1/items/${item.id}` });
       },

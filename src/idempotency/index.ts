@@ -4,7 +4,7 @@
 // again (`Idempotent-Replayed: true`), a different request under the same key 422, a retry while the first runs
 // 409 + Retry-After. What makes a retry after a failure (a 503, a dead process) safe is the operation id: drawn
 // once, when the key is first claimed, and the same for every run under that key, so a handler that names what
-// it creates by it (`operationId(ctx)`) writes the same thing again instead of a duplicate.
+// it creates by it (`idempotencyId(ctx)`) writes the same thing again instead of a duplicate.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { ERRORS, HttpError, PROBLEM_CONTENT_TYPE } from '../errors.ts';
@@ -53,7 +53,7 @@ function newOperationId(): string {
  * The id a handler gives what it creates when the request claimed an Idempotency-Key: the same on every retry
  * with that key (26 characters of [0-9a-z], time-ordered). Undefined without a key: the creator's own default.
  */
-export function operationId(ctx: RequestContext): string | undefined {
+export function idempotencyId(ctx: RequestContext): string | undefined {
   return operations.get(ctx);
 }
 

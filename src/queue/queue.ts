@@ -25,7 +25,7 @@ export interface EnqueueOptions {
   /**
    * The job's id (JOB_ID_PATTERN); default random. Enqueueing an id that exists returns that job (another
    * payload or owner → HttpError 409), so a retry that carries the same id creates nothing: give the operation id
-   * of an idempotent request (`operationId(ctx)` from src/idempotency).
+   * of an idempotent request (`idempotencyId(ctx)` from src/idempotency).
    */
   id?: string;
   /** The principal the job belongs to (`ctx.principal`): only it, or an operator, may see it over HTTP. */
