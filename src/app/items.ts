@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { cacheFromConfig } from '../cache/index.ts';
 import type { Deadline } from '../deadline.ts';
-import { idempotencyFromConfig, operationId } from '../idempotency/index.ts';
+import { idempotencyFromConfig, idempotencyId } from '../idempotency/index.ts';
 import { HttpError, createRouter } from '../router/index.ts';
 import { ProblemSchema } from '../errors.ts';
 import { apiKeyDependency } from './auth.ts';
