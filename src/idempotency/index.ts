@@ -7,15 +7,15 @@
 // it creates by it (`idempotencyId(ctx)`) writes the same thing again instead of a duplicate.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
-import { ERRORS, HttpError, PROBLEM_CONTENT_TYPE } from '../errors.ts';
+import { ERRORS, HttpError, PROBLEM_CONTENT_TYPE, unavailableError } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
-import { luaScriptFile, type Redis } from '../redis/index.ts';
+import { guardedScriptFile, luaScriptFile, type Redis } from '../redis/index.ts';
 import type { Interceptor, Outcome, RequestContext } from '../router/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { idempotencyKeys } from './keys.ts';
 
 const lua = new URL('./lua/', import.meta.url);
-const claimKey = luaScriptFile(lua, 'claimKey-1.lua');
+const claimKey = guardedScriptFile(lua, 'claimKey-1.lua');
 const storeResponse = luaScriptFile(lua, 'storeResponse-1.lua');
 const releaseClaim = luaScriptFile(lua, 'releaseClaim-1.lua');
 
@@ -36,8 +36,6 @@ export interface IdempotencyOptions {
 /** The key's syntax: 1–255 printable ASCII characters (the header's value as sent, quotes included). */
 const KEY = /^[\x20-\x7e]{1,255}$/;
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** The claim script refuses a request this long before its caller gives up: a late reply cannot claim a key. */
-const REPLY_MARGIN_MS = 20;
 const RETRY_AFTER_S = '1';
 const REPLAYED = 'idempotent-replayed';
 
@@ -63,10 +61,6 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
   const keys = idempotencyKeys(options.prefix);
   const ttl = String(options.ttlS);
   const lease = String(options.leaseMs);
-  const notApplied = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE', 'Idempotency keys are unavailable, so the request was not applied; retry with the same Idempotency-Key.', {
-    cause, headers: { 'retry-after': RETRY_AFTER_S },
-  });
-
   function fingerprint(ctx: RequestContext): string {
     return createHash('sha256').update(canonicalJson([ctx.method, ctx.route, ctx.params, ctx.query, ctx.body])).digest('base64url');
   }
@@ -102,13 +96,12 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
       if (key === undefined || !UNSAFE.has(ctx.method)) return next();
       if (typeof key !== 'string' || !KEY.test(key)) throw HttpError.of('IDEMPOTENCY_KEY_INVALID');
       const record = keys.record(ctx.principal ?? '', `${ctx.method} ${ctx.route}`, key);
-      const { deadline } = ctx;
-      const args = [fingerprint(ctx), newOperationId(), lease, ttl, String(deadline.expiresAt - REPLY_MARGIN_MS)];
       let claim: string[];
       try {
-        claim = (await deadline.bound(claimKey.run(redis, [record], args))) as string[];
+        claim = (await claimKey.run(redis, ctx.deadline, [record], [fingerprint(ctx), newOperationId(), lease, ttl])) as string[];
       } catch (err) {
-        throw notApplied(err);
+        // Nothing was claimed (the claim is deadline-guarded) and the handler did not run.
+        throw unavailableError(true, err);
       }
       switch (claim[0]) {
         case 'run': {
@@ -131,10 +124,8 @@ export function createIdempotency(options: IdempotencyOptions): Interceptor {
         }
         case 'running':
           throw HttpError.of('IDEMPOTENCY_KEY_IN_USE', undefined, { headers: { 'retry-after': RETRY_AFTER_S } });
-        case 'mismatch':
+        default: // 'mismatch'
           throw HttpError.of('IDEMPOTENCY_KEY_REUSED');
-        default:
-          throw notApplied();
       }
     },
     openapi: documentIdempotency,

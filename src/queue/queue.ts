@@ -2,8 +2,8 @@
 // bounded Redis round trip; when Redis is away it fails fast with HttpError 503 instead of waiting.
 import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { HttpError } from '../errors.ts';
-import { withTimeout, type Redis } from '../redis/index.ts';
+import { HttpError, unavailableError } from '../errors.ts';
+import { GUARD_GRACE_MS, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
@@ -97,11 +97,6 @@ interface PendingAdd {
 const MAX_ADD_BATCH = 500;
 /** Enqueue script calls out at once; more enqueues gather for the next call. */
 const ADD_CALLS_IN_FLIGHT = 2;
-/**
- * Redis refuses a job this long before its caller gives up, so a reply still in transit when the caller answers
- * 503 cannot carry a job that was enqueued after all.
- */
-const REPLY_MARGIN_MS = 20;
 /** A burst this large that finds no call in flight is split in ADD_CALLS_IN_FLIGHT + 1 groups to start the rotation. */
 const SPLIT_AT = 16;
 
@@ -175,16 +170,18 @@ export class Queue {
   }
 
   #sendAdds(batch: PendingAdd[]): void {
-    // The group's deadline is its earliest caller's: Redis refuses the whole call past it, so every caller told
-    // 503 (at its own deadline or later) is told the truth.
+    // The group's deadline is its earliest caller's. The script writes nothing once Redis's clock has passed it
+    // (the convention of src/redis/guard.ts), and callers wait GUARD_GRACE_MS longer for a reply in flight: so
+    // a 503 here truthfully says "not enqueued", also when a hung Redis runs the call after it resumes.
     let deadline = Infinity;
     for (const add of batch) if (add.deadline < deadline) deadline = add.deadline;
-    const refuse = (err: unknown) => {
-      for (const add of batch) add.reject(err);
+    const refuse = (err?: unknown) => {
+      const answer = unavailableError(true, err);
+      for (const add of batch) add.reject(answer);
     };
     const now = Date.now();
-    if (deadline - REPLY_MARGIN_MS <= now) return refuse(queueUnavailable());
-    const args = [this.keys.jobPrefix, String(now), String(deadline - REPLY_MARGIN_MS)];
+    if (deadline <= now) return refuse();
+    const args = [this.keys.jobPrefix, String(now), String(deadline)];
     for (const add of batch) for (const arg of add.job) args.push(arg);
     this.#addCallsInFlight++;
     // Answers reach callers one turn later, after the next group's write (queued first) has left.
@@ -193,9 +190,9 @@ export class Queue {
       this.#flushAdds(false);
       setImmediate(deliver);
     };
-    this.#bounded(runScript<(number | string)[] | -1>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), deadline - now).then(
+    withTimeout(runScript<(number | string)[] | -1>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), deadline - now + GUARD_GRACE_MS).then(
       (replies) => answer(() => {
-        if (replies === -1) return refuse(queueUnavailable());
+        if (replies === -1) return refuse();
         batch.forEach((add, i) => add.resolve([replies[3 * i] as number, replies[3 * i + 1] as JobStatus, replies[3 * i + 2] as string]));
       }),
       (err: unknown) => answer(() => refuse(err)),
