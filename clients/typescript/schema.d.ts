@@ -57,7 +57,10 @@ export interface paths {
          */
         get: operations["listItems"];
         put?: never;
-        /** Create an item */
+        /**
+         * Create an item
+         * @description Send an `Idempotency-Key` to retry safely: a retry creates nothing new and gets the first answer.
+         */
         post: operations["createItem"];
         delete?: never;
         options?: never;
@@ -142,7 +145,7 @@ export interface paths {
         put?: never;
         /**
          * Export the catalogue
-         * @description Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, then download `result.file`. Files are capped at 5242880 bytes and kept 3600 s. The same `Idempotency-Key` with the same body returns the same export; with another body, 409. Each API key may hold 52428800 bytes of exports (`EXPORT_MAX_STORED_BYTES`): its unexpired files at their size, and each export not yet complete at the 5242880-byte file cap; past it, 429 and nothing is enqueued.
+         * @description Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, then download `result.file`. Files are capped at 5242880 bytes and kept 3600 s. The export belongs to the API key that asked for it; send an `Idempotency-Key` to retry safely. Each API key may hold 52428800 bytes of exports (`EXPORT_MAX_STORED_BYTES`): its unexpired files at their size, and each export not yet complete at the 5242880-byte file cap; past it, 429 and nothing is enqueued.
          */
         post: operations["createExport"];
         delete?: never;
@@ -497,7 +500,10 @@ export interface operations {
     createItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: the first request with a key runs, a retry of the same request gets the same response (`Idempotent-Replayed: true`), for as long as the key is kept. Keys are per caller and per operation; use a fresh random value (e.g. a UUID) per intended operation. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -511,13 +517,15 @@ export interface operations {
             201: {
                 headers: {
                     location?: string;
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
+            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). Or: The Idempotency-Key header must be one value of 1 to 255 printable ASCII characters. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -544,6 +552,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still being processed; retry after a moment. Comes with Retry-After. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than this route accepts. */
             413: {
                 headers: {
@@ -562,13 +579,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request did not match the schema; `errors` lists each failed field. */
+            /** @description The request did not match the schema; `errors` lists each failed field. Or: This Idempotency-Key was already used with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
                 };
             };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
@@ -951,7 +968,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job has this id, or it finished and expired. */
+            /** @description Authentication is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You are not allowed to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job has this id that you may see, or it finished and expired. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1051,7 +1086,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job has this id, or it finished and expired. */
+            /** @description No job has this id that you may see, or it finished and expired. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1137,7 +1172,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No job has this id, or it finished and expired. */
+            /** @description Authentication is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You are not allowed to do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No job has this id that you may see, or it finished and expired. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1190,7 +1243,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "idempotency-key"?: string;
+                /** @description Makes a retry safe: the first request with a key runs, a retry of the same request gets the same response (`Idempotent-Replayed: true`), for as long as the key is kept. Keys are per caller and per operation; use a fresh random value (e.g. a UUID) per intended operation. */
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1205,6 +1259,8 @@ export interface operations {
             202: {
                 headers: {
                     location?: string;
+                    /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1214,7 +1270,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). */
+            /** @description The request body is not valid JSON. Or: The request body nests deeper than this server accepts. Or: The request body contains a forbidden key (__proto__ or constructor.prototype). Or: The Idempotency-Key header must be one value of 1 to 255 printable ASCII characters. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1241,7 +1297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The Idempotency-Key was used with another body. */
+            /** @description A request with this Idempotency-Key is still being processed; retry after a moment. Comes with Retry-After. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1268,13 +1324,13 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request did not match the schema; `errors` lists each failed field. */
+            /** @description The request did not match the schema; `errors` lists each failed field. Or: This Idempotency-Key was already used with a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ValidationProblem"];
+                    "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
                 };
             };
             /** @description This API key holds as many export bytes as it may; `Retry-After` says when its oldest export stops counting (one still running frees its share sooner, when it completes). */
@@ -1288,7 +1344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The queue is unavailable; retry shortly. */
+            /** @description The queue is unavailable and the export was not enqueued; retry shortly. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1331,6 +1387,24 @@ export interface operations {
             };
             /** @description The request path contains an invalid percent-encoding. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Authentication is required. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description You are not allowed to do this. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
