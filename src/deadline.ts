@@ -18,25 +18,31 @@ export class DeadlineExceededError extends Error {
  * Settles like `pending`, or rejects with `timeout()` after `ms`; `done` (if given) runs once either way. `pending`
  * keeps a handler, so its late failure is never unhandled. (Only inline closures here: this runs on every Redis
  * call, and tsx names every closure bound to a name, at a cost per call.)
+ * The timeout is decided in the check phase after the timer fires, once the poll phase has read what the socket
+ * holds: when the event loop stalled past the bound (a loaded machine), a reply that arrived meanwhile still wins,
+ * rather than a write that was applied being answered as a timeout.
  */
 export function settleWithin<T>(pending: Promise<T>, ms: number, timeout: () => Error, done?: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let open = true;
-    const timer = setTimeout(() => {
+    const timer = setTimeout(() => setImmediate(() => {
+      if (!open) return;
       open = false;
       done?.();
       reject(timeout());
-    }, ms);
+    }), ms);
     pending.then(
       (value) => {
         clearTimeout(timer);
         if (!open) return;
+        open = false;
         done?.();
         resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
         if (!open) return;
+        open = false;
         done?.();
         reject(err);
       },

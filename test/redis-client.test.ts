@@ -32,6 +32,16 @@ test('a command to a stopped (SIGSTOP) Redis rejects within the command timeout'
   assert.equal(await pingRedis(client, 300), true);
 });
 
+test('a reply that arrived while the event loop was blocked past the bound is a success, not a timeout', async () => {
+  // A loaded machine stalls the loop; the timer and the reply are then both due in the same turn. Answering the
+  // timeout would turn an applied write into a 503 that says otherwise.
+  const bounded = withTimeout(client.set('stalled-write', 'v'), 100);
+  await new Promise((r) => setImmediate(r)); // the command is on the wire
+  const until = Date.now() + 400;
+  while (Date.now() < until); // Redis answers while the loop is blocked
+  assert.equal(await bounded, 'OK');
+});
+
 test('a killed Redis fails commands at once, and the client reconnects when it is back', async () => {
   await server.kill();
   await assert.rejects(client.set('k', 'v'));
