@@ -54,7 +54,8 @@ export class JobChannels {
       await bound(this.#opening!);
       await bound(this.#client.subscribe(channel, onMessage));
     } catch (err) {
-      await this.#release();
+      // Not awaited: the request's deadline is spent, and taking back the registration waits on the same Redis.
+      void this.#release();
       throw HttpError.of('SERVICE_UNAVAILABLE', 'Job events are unavailable; try again shortly.', { cause: err });
     }
     const client = this.#client;
