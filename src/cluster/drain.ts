@@ -19,7 +19,7 @@ export interface DrainOptions {
 }
 
 export async function drainHttpServer(server: Server, options: DrainOptions): Promise<void> {
-  const { timeoutMs, closeAfterMs = 300, reapAfterMs = 2_000 } = options;
+  const { timeoutMs, closeAfterMs = 300, reapAfterMs = 1_000 } = options;
   if (!server.listening) return;
   // net.Server's own close stops accepting and calls back when the last connection is gone; idle sockets stay.
   const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
