@@ -168,7 +168,9 @@ test('with Redis down, POST /v1/exports answers 503 problem+json at once', async
     const res = await app.post('/v1/exports', { format: 'csv' }, { headers: KEY });
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    assert.equal((await app.get('/v1/jobs/abc', { headers: KEY })).status, 503);
+    const read = await app.get('/v1/jobs/abc', { headers: KEY });
+    assert.equal(read.status, 503);
+    assert.equal(read.headers.get('retry-after'), '1', 'a job read that met no Redis says when to retry');
   } finally {
     await server.restart();
   }

@@ -2,7 +2,7 @@
 // bounded Redis round trip; when Redis is away it fails fast with HttpError 503 instead of waiting.
 import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { HttpError, unavailableError } from '../errors.ts';
+import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
 import { GUARD_GRACE_MS, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
@@ -79,7 +79,10 @@ class EnqueuedJob implements JobHandle {
   }
 }
 
-const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { cause });
+// Reads and aborts (abort is idempotent) are safe to retry; enqueue answers through unavailableError instead.
+const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE', 'The job queue did not answer in time; reading or aborting again after Retry-After is safe.', {
+  cause, headers: { 'retry-after': String(RETRY_AFTER_S) },
+});
 
 /** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
