@@ -77,11 +77,18 @@ export class JobChannels {
     this.#renewal = setInterval(() => void this.#register().catch(() => {}), LISTENING_TTL_MS / 3).unref();
   }
 
-  /** Registers (or renews) this process as a listener, pruning registrations that lapsed. */
+  /**
+   * Registers (or renews) this process as a listener, pruning registrations that lapsed. Two commands sent in one
+   * write rather than a MULTI: node-redis queues a MULTI while disconnected (it ignores disableOfflineQueue), which
+   * would register a process after its last listener left.
+   */
   #register(): Promise<unknown> {
     const { redis, keys } = this.queue;
     const now = Date.now();
-    return redis.multi().zRemRangeByScore(keys.listeners, '-inf', now).zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }).exec();
+    return Promise.all([
+      redis.zRemRangeByScore(keys.listeners, '-inf', now),
+      redis.zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }),
+    ]);
   }
 
   #unregister(): Promise<unknown> {
