@@ -1,5 +1,5 @@
-// Public face of cluster mode: the supervisor (primary side), the worker link (worker side), the HTTP drain
-// order for zero failed requests, and the systemd conventions (socket activation, readiness).
+// Public face of cluster mode: the supervisor (primary side), the worker link (worker side)
+// and the systemd conventions (socket activation, readiness).
 import type { ClusterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { WORKER_ENV } from './protocol.ts';
@@ -8,7 +8,6 @@ import { systemdNotifier, takeListenFd } from './systemd.ts';
 
 export { startSupervisor, type Supervisor, type SupervisorOptions, type WorkerGroup } from './supervisor.ts';
 export { joinSupervisor, type WorkerLink, type JoinOptions } from './worker.ts';
-export { drainHttpServer, type DrainOptions } from './drain.ts';
 export { takeListenFd, systemdNotifier, type Notify } from './systemd.ts';
 export { checkListen, describeListenError, type ListenAddress } from './address.ts';
 

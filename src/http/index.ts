@@ -3,3 +3,4 @@ export { createServer, type ServerOptions, type SkiffServer, type ListenTarget }
 export { createRequestHandler } from './handle.ts';
 export { createCors, type CorsOptions } from './cors.ts';
 export { readJsonBody, parseJson } from './body.ts';
+export { drainHttpServer, type DrainOptions } from './drain.ts';

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError, PROBLEM_CONTENT_TYPE } from '../errors.ts';
-import { drainHttpServer } from '../cluster/index.ts';
+import { drainHttpServer } from './drain.ts';
 import type { Logger } from '../log.ts';
 import type { App } from '../router/index.ts';
 import { createCors, type CorsOptions } from './cors.ts';
@@ -109,7 +109,7 @@ export function createServer(app: App, options: ServerOptions, log: Logger): Ski
     drain() {
       // Open streams hear it first and end (SSE with a last event), so they do not hold the drain to its timeout.
       drainStart.abort();
-      // The order that fails no request under keep-alive load (src/cluster/drain.ts); /readyz says 503 at once.
+      // The order that fails no request under keep-alive load (src/http/drain.ts); /readyz says 503 at once.
       draining ??= drainHttpServer(server, {
         timeoutMs: options.drainTimeoutMs,
         onTimeout: () => log.warn('drain timeout reached; closing remaining connections'),

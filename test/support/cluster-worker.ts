@@ -1,6 +1,7 @@
 // A tiny HTTP worker for supervisor tests: says which process answered, can be slow or block its event loop.
 import http from 'node:http';
-import { describeListenError, drainHttpServer, joinSupervisor, listenTarget } from '../../src/cluster/index.ts';
+import { describeListenError, joinSupervisor, listenTarget } from '../../src/cluster/index.ts';
+import { drainHttpServer } from '../../src/http/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 

@@ -2,7 +2,7 @@
 // listeners told about every response.
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
-import { RouteTree } from './radix.ts';
+import { RouteTree } from './segment-trie.ts';
 import { CompiledRoute } from './route.ts';
 import { Router, type RouterOptions } from './router.ts';
 import type { RouteInfo } from './types.ts';
