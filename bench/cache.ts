@@ -1,11 +1,14 @@
 // `npm run bench:cache`: skiff's /hello, a cached route on hits, the same handler uncached, and a cached
 // ~50 KB body, in one server process on one private Redis, loaded in interleaved rounds. Prints req/s and p99
-// per route and, last, a JSON line of median per-round ratios (target: a hit ≥ 0.7× /hello).
+// per route, the CPU µs per request of skiff and of Redis, and, last, a JSON line of median per-round ratios
+// (target: a hit ≥ 0.7× /hello). `hit_cpu_vs_hello` counts the CPU of every process that served the request
+// (skiff + Redis): a hit that asks Redis pays for Redis's side too.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '../src/redis/index.ts';
-import { load, loadTool, median, pinSelf, pinning, round2, startTarget, type Sample } from './load.ts';
+import { load, loadTool, median, medianRatio, pinSelf, pinning, round2, startTarget, type Sample } from './load.ts';
+import { cpuMeter } from './support/cpu.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 3);
@@ -23,7 +26,8 @@ console.log(`# bench:cache — ${rounds} rounds × ${durationS}s, ${connections}
 const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-redis-'));
 const redis = await startRedisServer({ dir, appendonly: false });
 const server = await startTarget({ name: 'skiff-cache', entry: './servers/skiff-cache.ts', env: { REDIS_URL: redis.url } });
-const samples = new Map<string, Sample[]>();
+/** A round's load figures and the CPU µs per request of skiff and of Redis in that round. */
+const samples = new Map<string, (Sample & { appCpuUs: number; redisCpuUs: number })[]>();
 try {
   for (const route of routes) {
     const res = await fetch(server.url + route.path);
@@ -35,9 +39,11 @@ try {
   if (hit.headers.get('x-cache') !== 'HIT') throw new Error(`the cached route is not served from the cache (${hit.headers.get('x-cache')})`);
   for (let round = 0; round < rounds; round++) {
     for (const route of routes) {
+      const cpu = cpuMeter([server.pid, redis.process.pid!]);
       const sample = await load(server.url + route.path, { connections, durationS });
+      const [appCpuUs, redisCpuUs] = cpu.perUnit(sample.requests);
       if (sample.errors > 0) throw new Error(`${route.path}: ${sample.errors} errors`);
-      samples.set(route.name, [...(samples.get(route.name) ?? []), sample]);
+      samples.set(route.name, [...(samples.get(route.name) ?? []), { ...sample, appCpuUs, redisCpuUs }]);
     }
     process.stdout.write(`round ${round + 1}/${rounds} done\n`);
   }
@@ -47,14 +53,17 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log('\n| route | path | req/s (median) | p99 ms (median) |\n|---|---|---|---|');
+console.log('\n| route | path | req/s (median) | p99 ms (median) | skiff CPU µs/req (median) | Redis CPU µs/req (median) |\n|---|---|---|---|---|---|');
 for (const route of routes) {
   const s = samples.get(route.name)!;
-  console.log(`| ${route.name} | ${route.path} | ${Math.round(median(s.map((x) => x.rps)))} | ${round2(median(s.map((x) => x.p99)))} |`);
+  const med = (f: (x: (typeof s)[number]) => number) => round2(median(s.map(f)));
+  console.log(`| ${route.name} | ${route.path} | ${Math.round(med((x) => x.rps))} | ${med((x) => x.p99)} | ${med((x) => x.appCpuUs)} | ${med((x) => x.redisCpuUs)} |`);
 }
-const ratio = (a: string, b: string) => round2(median(samples.get(a)!.map((s, i) => s.rps / samples.get(b)![i].rps)));
+const ratio = (a: string, b: string) => medianRatio(samples.get(a)!.map((s) => s.rps), samples.get(b)!.map((s) => s.rps));
+const totalCpu = (route: string) => samples.get(route)!.map((s) => s.appCpuUs + s.redisCpuUs);
 console.log(JSON.stringify({
   cached_hit_vs_hello: ratio('cached_hit', 'hello'),
   cached_hit_vs_uncached: ratio('cached_hit', 'uncached'),
   cached_50kb_vs_hello: ratio('cached_50kb', 'hello'),
+  hit_cpu_vs_hello: medianRatio(totalCpu('cached_hit'), totalCpu('hello')),
 }));

@@ -1,6 +1,8 @@
 // `npm run bench:http`: raw node:http, Fastify 5 and skiff serve the same two routes, loaded the same way in
-// interleaved rounds; prints req/s and p99 per server and, last, a JSON line of median per-round ratios.
-import { load, loadTool, median, pinSelf, pinning, round2, startTarget, type Sample, type Target } from './load.ts';
+// interleaved rounds; prints req/s, p99 and the server's CPU µs per request, and, last, a JSON line of median
+// per-round ratios (CPU ratios: lower is better).
+import { load, loadTool, median, medianRatio, pinSelf, pinning, round2, startTarget, type Sample, type Target } from './load.ts';
+import { cpuMeter } from './support/cpu.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -19,16 +21,21 @@ const routes = [
 pinSelf();
 console.log(`# bench:http — ${rounds} rounds × ${durationS}s, ${connections} connections, ${loadTool}; ${pinning}; Node ${process.version}`);
 const running = await Promise.all(targets.map(startTarget));
-const samples = new Map<string, Sample[]>();
+/** A round's load figures and the server's CPU µs per request in that round. */
+const samples = new Map<string, (Sample & { cpuUs: number })[]>();
 try {
   for (const r of running) for (const route of routes) await load(r.url + route.path, { connections, durationS: 1 }); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (const route of routes) {
-      for (let i = 0; i < running.length; i++) {
+      // Each round starts with the next server, so none always runs right after the same neighbour.
+      for (let k = 0; k < running.length; k++) {
+        const i = (k + round) % running.length;
+        const cpu = cpuMeter([running[i].pid]);
         const sample = await load(running[i].url + route.path, { connections, durationS });
+        const [cpuUs] = cpu.perUnit(sample.requests);
         if (sample.errors > 0) throw new Error(`${targets[i].name} ${route.path}: ${sample.errors} errors`);
         const key = `${targets[i].name}:${route.name}`;
-        samples.set(key, [...(samples.get(key) ?? []), sample]);
+        samples.set(key, [...(samples.get(key) ?? []), { ...sample, cpuUs }]);
       }
     }
     process.stdout.write(`round ${round + 1}/${rounds} done\n`);
@@ -38,17 +45,22 @@ try {
 }
 
 const get = (t: string, r: string) => samples.get(`${t}:${r}`)!;
-console.log('\n| route | server | req/s (median) | p99 ms (median) |\n|---|---|---|---|');
+console.log('\n| route | server | req/s (median) | p99 ms (median) | CPU µs/req (median) | CPU µs/req per round |\n|---|---|---|---|---|---|');
 for (const route of routes) {
   for (const t of targets) {
     const s = get(t.name, route.name);
-    console.log(`| ${route.path} | ${t.name} | ${Math.round(median(s.map((x) => x.rps)))} | ${round2(median(s.map((x) => x.p99)))} |`);
+    const cpu = s.map((x) => x.cpuUs);
+    console.log(`| ${route.path} | ${t.name} | ${Math.round(median(s.map((x) => x.rps)))} | ${round2(median(s.map((x) => x.p99)))} | ${round2(median(cpu))} | ${cpu.map(round2).join(' ')} |`);
   }
 }
-const ratio = (a: string, b: string, route: string) => round2(median(get(a, route).map((s, i) => s.rps / get(b, route)[i].rps)));
+const ratio = (a: string, b: string, route: string, of: 'rps' | 'cpuUs') => medianRatio(get(a, route).map((s) => s[of]), get(b, route).map((s) => s[of]));
 console.log(JSON.stringify({
-  skiff_vs_fastify_hello: ratio('skiff', 'fastify', 'hello'),
-  skiff_vs_raw_hello: ratio('skiff', 'raw', 'hello'),
-  skiff_vs_fastify_item: ratio('skiff', 'fastify', 'item'),
-  skiff_vs_raw_item: ratio('skiff', 'raw', 'item'),
+  skiff_vs_fastify_hello: ratio('skiff', 'fastify', 'hello', 'rps'),
+  skiff_vs_raw_hello: ratio('skiff', 'raw', 'hello', 'rps'),
+  skiff_vs_fastify_item: ratio('skiff', 'fastify', 'item', 'rps'),
+  skiff_vs_raw_item: ratio('skiff', 'raw', 'item', 'rps'),
+  skiff_cpu_vs_raw_hello: ratio('skiff', 'raw', 'hello', 'cpuUs'),
+  skiff_cpu_vs_raw_item: ratio('skiff', 'raw', 'item', 'cpuUs'),
+  skiff_cpu_vs_fastify_hello: ratio('skiff', 'fastify', 'hello', 'cpuUs'),
+  skiff_cpu_vs_fastify_item: ratio('skiff', 'fastify', 'item', 'cpuUs'),
 }));

@@ -14,11 +14,14 @@ export interface Target {
 export interface Running {
   url: string;
   child: ChildProcess;
+  /** The server process itself (taskset execs it), whose CPU time a round measures. */
+  pid: number;
   stop(): Promise<void>;
 }
 
-const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
-export const pinning = hasTaskset ? 'server pinned to CPU 0 with taskset, load generator on CPU 1' : 'no taskset: server and load generator share the CPUs';
+// BENCH_PIN=0 lets server and load generator share both CPUs, to compare the noise of the two set-ups.
+const hasTaskset = process.env.BENCH_PIN !== '0' && spawnSync('taskset', ['-V']).status === 0;
+export const pinning = hasTaskset ? 'server pinned to CPU 0 with taskset, load generator on CPU 1' : 'not pinned: server and load generator share the CPUs';
 
 /** Starts `entry` in a child process (on CPU 0 when taskset exists) and waits for its 'ready' message. */
 export async function startTarget(target: Target): Promise<Running> {
@@ -37,6 +40,7 @@ export async function startTarget(target: Target): Promise<Running> {
   return {
     url: `http://127.0.0.1:${port}`,
     child,
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -49,6 +53,8 @@ export interface Sample {
   rps: number;
   p99: number;
   errors: number;
+  /** Responses completed in the round: what the server's CPU time is divided by. */
+  requests: number;
 }
 
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
@@ -58,25 +64,31 @@ export const loadTool = hasWrk ? 'wrk -t1' : 'autocannon';
 export async function load(url: string, options: { connections: number; durationS: number }): Promise<Sample> {
   if (!hasWrk) {
     const result = await autocannon({ url, connections: options.connections, duration: options.durationS, pipelining: 1 });
-    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+    return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
   }
   const args = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--latency', url];
   const run = spawnSync(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
   const out = run.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in /.exec(out)?.[1]);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const unit = { us: 0.001, ms: 1, s: 1000 } as const;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  if (!Number.isFinite(rps) || !p99) throw new Error(`could not read wrk output: ${out}${run.stderr}`);
-  return { rps, p99: round2(Number(p99[1]) * unit[p99[2] as keyof typeof unit]), errors: non2xx + socketErrors };
+  if (!Number.isFinite(rps) || !Number.isFinite(requests) || !p99) throw new Error(`could not read wrk output: ${out}${run.stderr}`);
+  return { rps, p99: round2(Number(p99[1]) * unit[p99[2] as keyof typeof unit]), errors: non2xx + socketErrors, requests };
 }
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The median over rounds of a[i] / b[i]: each round's ratio is taken under that round's conditions. */
+export function medianRatio(a: readonly number[], b: readonly number[]): number {
+  return round2(median(a.map((x, i) => x / b[i])));
 }
 
 export const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -1,7 +1,9 @@
 // `npm run bench:queue`: skiff's queue against BullMQ 6 on one private redis-server, one worker process each at
 // concurrency 50, in interleaved rounds. Per round and system: enqueue N no-op jobs with 100 in flight (no
 // worker consuming), then start the worker and time the drain; then enqueue→complete latency at a fixed modest
-// rate; and Redis memory per finished job. Prints a table of medians and, last, a JSON line of median ratios.
+// rate; Redis memory per finished job; and the CPU µs per job of the worker process and of redis-server, from
+// /proc, while it drains (Redis's also while jobs are enqueued). Prints a table of medians and, last, a JSON
+// line of median ratios and CPU per processed job.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,8 @@ import { createClient } from 'redis';
 import { createLogger } from '../src/log.ts';
 import { createRedis, startRedisServer } from '../src/redis/index.ts';
 import { createQueue } from '../src/queue/index.ts';
-import { median, round2 } from './load.ts';
+import { median, medianRatio, round2 } from './load.ts';
+import { cpuMeter } from './support/cpu.ts';
 import { BENCH_QUEUE, PREFIX, noop } from './queue/jobs.ts';
 
 const N = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -21,7 +24,17 @@ const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1000);
 
 type System = 'skiff' | 'bullmq';
-interface Sample { enqueuePerS: number; processPerS: number; p50: number; p99: number; bytesPerJob: number }
+interface Sample {
+  enqueuePerS: number;
+  processPerS: number;
+  p50: number;
+  p99: number;
+  bytesPerJob: number;
+  /** CPU µs per job: the worker's and Redis's while the N jobs drain, Redis's while they are enqueued. */
+  workerCpuUs: number;
+  redisCpuUs: number;
+  redisEnqueueCpuUs: number;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-queue-'));
 const server = await startRedisServer({ dir, appendonly: false });
@@ -95,11 +108,15 @@ async function measure(system: System): Promise<Sample> {
   try {
     const memBefore = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
     let t = performance.now();
+    const enqueueCpu = cpuMeter([server.process.pid!]);
     await pool(N, IN_FLIGHT, enqueue[system]);
+    const [redisEnqueueCpuUs] = enqueueCpu.perUnit(N);
     const enqueueMs = performance.now() - t;
     t = performance.now();
+    const processCpu = cpuMeter([child.pid!, server.process.pid!]);
     child.send('start');
     await waitFinished(system, N);
+    const [workerCpuUs, redisCpuUs] = processCpu.perUnit(N);
     const processMs = performance.now() - t;
     const memAfter = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
     // Latency at a fixed modest rate, worker already running.
@@ -118,6 +135,9 @@ async function measure(system: System): Promise<Sample> {
       p50: lat[Math.floor(lat.length * 0.5)],
       p99: lat[Math.floor(lat.length * 0.99)],
       bytesPerJob: (memAfter - memBefore) / N,
+      workerCpuUs,
+      redisCpuUs,
+      redisEnqueueCpuUs,
     };
   } finally {
     await stopWorker(child);
@@ -145,9 +165,16 @@ try {
 }
 
 const med = (system: System, f: (s: Sample) => number) => median(samples[system].map(f));
-console.log('\n| system | enqueue jobs/s | process jobs/s | latency p50 ms | latency p99 ms | Redis bytes per finished job |\n|---|---|---|---|---|---|');
+console.log('\n| system | enqueue jobs/s | process jobs/s | latency p50 ms | latency p99 ms | Redis bytes per finished job | worker CPU µs/job | Redis CPU µs/job (process) | Redis CPU µs/job (enqueue) |\n|---|---|---|---|---|---|---|---|---|');
 for (const system of ['skiff', 'bullmq'] as const) {
-  console.log(`| ${system} | ${Math.round(med(system, (s) => s.enqueuePerS))} | ${Math.round(med(system, (s) => s.processPerS))} | ${med(system, (s) => s.p50)} | ${med(system, (s) => s.p99)} | ${Math.round(med(system, (s) => s.bytesPerJob))} |`);
+  const cpu = (f: (s: Sample) => number) => round2(med(system, f));
+  console.log(`| ${system} | ${Math.round(med(system, (s) => s.enqueuePerS))} | ${Math.round(med(system, (s) => s.processPerS))} | ${med(system, (s) => s.p50)} | ${med(system, (s) => s.p99)} | ${Math.round(med(system, (s) => s.bytesPerJob))} | ${cpu((s) => s.workerCpuUs)} | ${cpu((s) => s.redisCpuUs)} | ${cpu((s) => s.redisEnqueueCpuUs)} |`);
 }
-const ratio = (f: (s: Sample) => number) => round2(median(samples.skiff.map((s, i) => f(s) / f(samples.bullmq[i]))));
-console.log(JSON.stringify({ process_vs_bullmq: ratio((s) => s.processPerS), enqueue_vs_bullmq: ratio((s) => s.enqueuePerS) }));
+const ratio = (f: (s: Sample) => number) => medianRatio(samples.skiff.map(f), samples.bullmq.map(f));
+const cpuPerJob = (f: (s: Sample) => number) => ({ skiff: round2(med('skiff', f)), bullmq: round2(med('bullmq', f)) });
+console.log(JSON.stringify({
+  process_vs_bullmq: ratio((s) => s.processPerS),
+  enqueue_vs_bullmq: ratio((s) => s.enqueuePerS),
+  redis_cpu_us_per_job: cpuPerJob((s) => s.redisCpuUs),
+  worker_cpu_us_per_job: cpuPerJob((s) => s.workerCpuUs),
+}));
