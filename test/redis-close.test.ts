@@ -6,7 +6,8 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, startWorker, STOP_SLACK_MS } from '../src/queue/index.ts';
-import { startApi } from '../src/server.ts';
+import { exampleService } from '../src/app/index.ts';
+import { startApi } from '../src/service/index.ts';
 import { standaloneLink } from './support/live-api.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { until } from './support/queue.ts';
@@ -72,7 +73,7 @@ test('a worker stop() with a job running and Redis stopped resolves within grace
 
 test('the API stop() after a request met a stopped Redis resolves within the drain and close bounds', async () => {
   const config = loadConfig({ REDIS_URL: server.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', REDIS_COMMAND_TIMEOUT_MS: '300', DRAIN_TIMEOUT_MS: '1000', DOCS_ENABLED: 'false' });
-  const api = await startApi(config, log, standaloneLink());
+  const api = await startApi(exampleService, config, log, standaloneLink());
   const base = `http://127.0.0.1:${(api.server.server.address() as AddressInfo).port}`;
   const probe = client();
   await until(async () => (await pingRedis(probe, 300)) && (await fetch(`${base}/readyz`)).status === 200, 30_000, 'the API to be ready');

@@ -2,8 +2,9 @@
 import { createApp, type App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
 import { createJobsRouter } from '../queue/index.ts';
+import type { Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
-import { appQueue, exportsRouter } from './exports.ts';
+import { appJobs, appQueue, exportsRouter } from './exports.ts';
 import { healthRouter } from './health.ts';
 import { itemsRouter } from './items.ts';
 import type { AppServices } from './services.ts';
@@ -42,3 +43,6 @@ export function buildApp(services: AppServices): App {
   });
   return app;
 }
+
+/** The example service for the runner (src/server.ts, src/worker.ts): its app and the jobs its workers run. */
+export const exampleService: Service = { app: buildApp, jobs: appJobs };

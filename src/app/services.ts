@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Redis } from '../redis/index.ts';
 
-/** What the example service is built from; the entry point (src/server.ts) or a test provides it. */
+/** What the example service is built from; the runner (src/service, a ServiceContext) or a test provides it. */
 export interface AppServices {
   config: Config;
   log: Logger;

@@ -1,5 +1,6 @@
 // Public face of cluster mode: the supervisor (primary side), the worker link (worker side)
 // and the systemd conventions (socket activation, readiness).
+import cluster from 'node:cluster';
 import type { ClusterConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { WORKER_ENV } from './protocol.ts';
@@ -17,6 +18,11 @@ export type ListenTarget = { fd: number } | { host: string; port: number };
 export function listenTarget(host: string, port: number, env: NodeJS.ProcessEnv = process.env): ListenTarget {
   const fd = env[WORKER_ENV.listenFd];
   return fd ? { fd: Number(fd) } : { host, port };
+}
+
+/** In a worker process, the name of the group the supervisor forked it in; null in the main process. */
+export function workerGroup(env: NodeJS.ProcessEnv = process.env): string | null {
+  return cluster.isWorker ? env[WORKER_ENV.group] ?? null : null;
 }
 
 /**

@@ -1,10 +1,11 @@
-// The API process as src/server.ts runs it (startApi: app, metrics, cache, server settings), in-process on a
+// The example's API process as src/server.ts runs it (startApi: app, metrics, cache, server settings), in-process on a
 // free loopback port with a private Redis: for tests about what the real server serves.
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { WorkerLink } from '../../src/cluster/index.ts';
-import { startApi, type RunningApi } from '../../src/server.ts';
+import { exampleService } from '../../src/app/index.ts';
+import { startApi, type RunningApi } from '../../src/service/index.ts';
 import { startTestRedis, type TestRedis } from './redis.ts';
 
 export const LIVE_API_KEY = 'live-api-test-key';
@@ -31,7 +32,7 @@ export async function startLiveApi(env: Record<string, string> = {}): Promise<Li
   const config = loadConfig({ REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', API_KEYS: LIVE_API_KEY, LOG_LEVEL: 'silent', ...env });
   let api: RunningApi | null = null;
   try {
-    api = await startApi(config, createLogger('silent'), standaloneLink(() => api?.metrics.perProcess.snapshot() ?? []));
+    api = await startApi(exampleService, config, createLogger('silent'), standaloneLink(() => api?.metrics.perProcess.snapshot() ?? []));
   } catch (err) {
     await redis.stop();
     throw err;

@@ -1,7 +1,7 @@
 // A real worker process for the queue tests: the production entry with the test jobs; short timings come from
 // the environment (JOB_LEASE_MS, WORKER_GRACE_MS, ...). Prints "ready" once it reads its queue.
 import { cron } from '../../src/queue/index.ts';
-import { runWorkerProcess } from '../../src/worker.ts';
+import { runWorkerProcess } from '../../src/service/index.ts';
 import { TEST_JOBS, tick } from './queue-jobs.ts';
 
 const handle = runWorkerProcess({

@@ -1,0 +1,92 @@
+// An API process: the service's app on the address the supervisor says (or HOST:PORT), GET /metrics on
+// METRICS_HOST:METRICS_PORT, and a graceful stop.
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { cacheCollector, cacheFromConfig } from '../cache/index.ts';
+import { describeListenError, joinSupervisor, listenTarget, type ListenAddress, type WorkerLink } from '../cluster/index.ts';
+import type { Config } from '../config.ts';
+import { createServer, type ListenTarget, type SkiffServer } from '../http/index.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, queueFamilies, type ServerMetrics } from '../metrics/index.ts';
+import { createQueue } from '../queue/index.ts';
+import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
+import { serviceJobs, type Service } from './service.ts';
+
+export interface RunningApi {
+  server: SkiffServer;
+  metrics: ServerMetrics;
+  /** Drains HTTP, closes Redis, stops a private redis-server; resolves when all is closed. */
+  stop(): Promise<void>;
+}
+
+export const apiAddress = (config: Config): ListenAddress => ({ host: config.host, port: config.port, variable: 'PORT' });
+export const metricsAddress = (config: Config): ListenAddress => ({ ...config.metrics, variable: 'METRICS_PORT' });
+/** Where a private redis-server keeps its append-only file: under the directory the service runs in. */
+export const privateRedisDir = (): string => resolve('var/redis');
+
+/** Starts one API process of `service`; `link` is its supervisor (or a stand-in). */
+export async function startApi(service: Service, config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
+  const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log);
+  const redis = createRedis({ url: redisHost.url, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
+  const cacheRedis = config.cache.redisUrl === undefined ? redis
+    : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
+  let server: SkiffServer | undefined;
+  const metrics = createServerMetrics(() => link.gather());
+  const cache = cacheFromConfig(config, cacheRedis, log);
+  metrics.perProcess.collect(cacheCollector(cache));
+  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs });
+  // Redis down: the scrape still answers, without the queue figures.
+  metrics.perCluster.collect(() => queue.stats().then((s) => queueFamilies([s]), () => []));
+  const app = service.app({
+    config,
+    log,
+    redis,
+    cache,
+    queue,
+    isDraining: () => server?.isDraining() ?? false,
+    pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
+  });
+  instrumentApp(metrics.perProcess, app);
+  app.observe(() => link.served());
+  server = createServer(app, config, log);
+  countInFlight(metrics.perProcess, server.server);
+  countRejected(metrics.perProcess, server);
+  const address = await listenOrExit(server, listenTarget(config.host, config.port), apiAddress(config), link);
+  log.info('listening', { address, pid: process.pid });
+  const metricsServer = createServer(metricsApp(metrics, log), { ...config, cors: { ...config.cors, origins: [] } }, log);
+  log.info('metrics listening', { address: await listenOrExit(metricsServer, config.metrics, metricsAddress(config), link), pid: process.pid });
+  link.ready();
+  const running = server;
+  return {
+    server: running,
+    metrics,
+    async stop() {
+      // A scrape in flight ends with the process; the next one goes to a sibling.
+      metricsServer.server.close();
+      await running.drain();
+      // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
+      await Promise.all([closeRedis(redis, config.redisCommandTimeoutMs), cacheRedis !== redis && closeRedis(cacheRedis, config.redisCommandTimeoutMs)]);
+      await redisHost.stop();
+    },
+  };
+}
+
+/** An API process under the supervisor (or alone): serves until told to stop, then drains and exits 0. */
+export async function runApiProcess(service: Service, config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  let api: RunningApi | null = null;
+  const link = joinSupervisor({
+    log,
+    stop: async () => api?.stop(),
+    collect: () => api?.metrics.perProcess.snapshot() ?? [],
+  });
+  api = await startApi(service, config, log, link);
+}
+
+/** Listens, or (another worker would fail the same way) tells the supervisor why and exits. */
+function listenOrExit(server: SkiffServer, target: ListenTarget, address: ListenAddress, link: WorkerLink): Promise<AddressInfo | string> {
+  return server.listen(target).catch((err: unknown) => {
+    link.fatal(describeListenError(err, address));
+    return new Promise<never>(() => {}); // fatal() exits
+  });
+}
