@@ -5,7 +5,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { HttpError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
-import { createQueue, cronNext, parseCron, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
+import { createQueue, cronNext, parseCron, queueCollector, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { until } from './support/queue.ts';
@@ -153,6 +153,16 @@ test('idempotency: same key and payload → the same job; another payload → 40
   assert.equal((await queue.stats()).queued, 1);
 });
 
+test('queueCollector reports the queue figures from Redis, labelled by queue', async () => {
+  await queue.enqueue(echo, { value: 'a' });
+  await queue.enqueue(echo, { value: 'b' }, { delayMs: 60_000 });
+  const families = await queueCollector(queue)();
+  const value = (name: string) => families.find((f) => f.name === name)?.samples;
+  assert.deepEqual(value('skiff_queue_depth'), [{ suffix: '', labels: { queue: 'default' }, value: 1 }]);
+  assert.deepEqual(value('skiff_queue_delayed'), [{ suffix: '', labels: { queue: 'default' }, value: 1 }]);
+  assert.equal(families.find((f) => f.name === 'skiff_queue_processed_total')?.type, 'counter');
+});
+
 test('a payload that does not match the job schema is refused with 422 field errors', async () => {
   await assert.rejects(queue.enqueue(echo, { value: '' }), (err: HttpError) => {
     assert.equal(err.status, 422);
@@ -162,7 +172,7 @@ test('a payload that does not match the job schema is refused with 422 field err
   await assert.rejects(queue.enqueue(echo, { nope: 1 } as never), (err: HttpError) => err.status === 422);
 });
 
-test('10 000 jobs complete and the stream stays bounded (entries are deleted once acknowledged)', async () => {
+test('10 000 jobs complete and the stream stays bounded (acknowledged entries are trimmed away)', async () => {
   await worker().ready;
   const total = 10_000;
   const ids: string[] = [];

@@ -3,7 +3,8 @@
 //
 // Registration hook for subsystems: `metrics.perProcess.collect(fn)` for counters each process keeps (cache
 // hits and misses: summed over all HTTP workers), `metrics.perCluster.collect(fn)` for figures read from a
-// shared source (queue depth in Redis: measured once per scrape). `fn` returns MetricFamily[].
+// shared source (queue depth in Redis: measured once per scrape). `fn` returns MetricFamily[]; each subsystem
+// exports its own (`cacheCollector`, `queueCollector`), so this folder imports none of them.
 import { Type } from '@sinclair/typebox';
 import type { Logger } from '../log.ts';
 import { createApp, createRouter, type App, type Router } from '../router/index.ts';
@@ -13,7 +14,6 @@ import { processCollector } from './process.ts';
 export { Registry, mergeFamilies, renderPrometheus, PROMETHEUS_CONTENT_TYPE, DEFAULT_BUCKETS, type MetricFamily, type Sample, type Collector, type Counter, type Gauge, type Histogram } from './registry.ts';
 export { instrumentApp, countInFlight, countRejected } from './http.ts';
 export { processCollector } from './process.ts';
-export { queueFamilies } from './subsystems.ts';
 
 export interface ServerMetrics {
   /** Kept by every HTTP worker; a scrape sums them over all workers. */

@@ -130,6 +130,19 @@ export function parseJobHash(id: string, h: Record<string, string>): JobRecord |
   };
 }
 
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** A job as the job API shows it (the `Job` schema of routes.ts): times as ISO strings, `result` once complete. */
+export function jobView(job: JobRecord): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    id: job.id, name: job.name, status: job.status, attempt: job.attempt, max_tries: job.maxTries, progress: job.progress,
+    enqueued_at: iso(job.enqueuedAt), scheduled_for: iso(job.scheduledFor), started_at: iso(job.startedAt), finished_at: iso(job.finishedAt),
+  };
+  if (job.error !== null) view.error = job.error;
+  if (job.status === 'complete') view.result = job.result;
+  return view;
+}
+
 /**
  * Whether a caller may see (read, follow, download, abort) a job: its owner, an operator, or anybody for a job
  * nobody owns. Everybody else is told the job does not exist, so an id reveals nothing.

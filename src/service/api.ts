@@ -7,8 +7,8 @@ import { describeListenError, joinSupervisor, listenTarget, type ListenAddress, 
 import type { Config } from '../config.ts';
 import { createServer, type ListenTarget, type SkiffServer } from '../http/index.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, queueFamilies, type ServerMetrics } from '../metrics/index.ts';
-import { createQueue } from '../queue/index.ts';
+import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, type ServerMetrics } from '../metrics/index.ts';
+import { createQueue, queueCollector } from '../queue/index.ts';
 import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
 import { serviceJobs, type Service } from './service.ts';
 
@@ -35,8 +35,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   const cache = cacheFromConfig(config, cacheRedis, log);
   metrics.perProcess.collect(cacheCollector(cache));
   const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs });
-  // Redis down: the scrape still answers, without the queue figures.
-  metrics.perCluster.collect(() => queue.stats().then((s) => queueFamilies([s]), () => []));
+  metrics.perCluster.collect(queueCollector(queue));
   const app = service.app({
     config,
     log,

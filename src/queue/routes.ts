@@ -1,11 +1,10 @@
 // The job API, a router any app can mount: read a job (typed by its definition's result schema), follow it as
-// Server-Sent Events, abort it. Events come from the job's pub/sub channel with a re-read of its hash at each
-// heartbeat, so a listener that missed a message (Redis restarted) still sees the end.
+// Server-Sent Events (served by events.ts), abort it.
 import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
 import { createRouter, type Dependency, type RequestContext } from '../router/index.ts';
-import { JobChannels } from './channels.ts';
-import { JOB_STATUSES, TERMINAL_STATUSES, jobVisibleTo, type JobRecord, type JobStatus } from './job.ts';
+import { JobEvents, SSE_HEADERS } from './events.ts';
+import { JOB_STATUSES, jobView, jobVisibleTo } from './job.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 
 export interface JobsRouterOptions {
@@ -61,64 +60,13 @@ function jobSchema(results: [string, TSchema][]): TSchema {
   return Type.Union(arms, { $id: 'Job', description: 'A job: status while it waits and runs, result once complete.' });
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function jobView(job: JobRecord): Record<string, unknown> {
-  const view: Record<string, unknown> = {
-    id: job.id, name: job.name, status: job.status, attempt: job.attempt, max_tries: job.maxTries, progress: job.progress,
-    enqueued_at: iso(job.enqueuedAt), scheduled_for: iso(job.scheduledFor), started_at: iso(job.startedAt), finished_at: iso(job.finishedAt),
-  };
-  if (job.error !== null) view.error = job.error;
-  if (job.status === 'complete') view.result = job.result;
-  return view;
-}
-
-interface JobEvent { revision: number; status: JobStatus; progress: number | null }
-
-function sse(event: string, revision: number, data: unknown): string {
-  return `event: ${event}\nid: ${revision}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
-/** The last event of a stream the server ends because it is stopping: reconnect soon (another process answers). */
-const SHUTDOWN_EVENT = `event: end\nretry: 500\ndata: {"reason":"shutting_down"}\n\n`;
-
-/** A job's messages as they arrive for one stream, and a wait that wakes on a message, a leaving client or the drain. */
-class Inbox {
-  readonly events: JobEvent[] = [];
-  #wake: (() => void) | null = null;
-  constructor(private readonly ctx: RequestContext) {}
-
-  readonly push = (message: string): void => {
-    const [rev, status, progress] = message.split(' ');
-    this.events.push({ revision: Number(rev), status: status as JobStatus, progress: progress === undefined ? null : Number(progress) });
-    this.#wake?.();
-  };
-
-  wait(ms: number): Promise<void> {
-    const { signal, draining } = this.ctx;
-    // An aborted signal fires no more: a drain that began while the stream was busy must not wait a heartbeat.
-    if (signal.aborted || draining.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        signal.removeEventListener('abort', done);
-        draining.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-      signal.addEventListener('abort', done);
-      draining.addEventListener('abort', done);
-    });
-  }
-}
-
 export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) {
   const Job = jobSchema([...queue.jobs.values()].map((d) => [d.name, d.result]));
-  const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const channels = new JobChannels(queue, options.redisTimeoutMs ?? 1000, options.maxStreams ?? 1000);
+  const events = new JobEvents(queue, {
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    redisTimeoutMs: options.redisTimeoutMs ?? 1000,
+    maxStreams: options.maxStreams ?? 1000,
+  });
   // The pattern is checked with the other inputs, before any Redis call: a malformed id is a 422.
   const ById = Type.Object({ id: JobId });
   const deps = options.deps ?? {};
@@ -130,40 +78,6 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
     if (job === null || !jobVisibleTo(job, ctx.principal, isOperator(ctx))) throw missing(id);
     return job;
   };
-
-  /** The stream after its first event: messages in revision order, a heartbeat and re-read when quiet. */
-  async function* follow(ctx: RequestContext, first: JobRecord, inbox: Inbox) {
-    const messages = inbox.events;
-    const reload = () => queue.getJob(first.id);
-    let last: JobEvent = { revision: first.revision, status: first.status, progress: first.progress };
-    yield `retry: 2000\n\n` + sse('status', first.revision, jobView(first));
-    let current: JobEvent | null = TERMINAL_STATUSES.has(first.status) ? null : last;
-    while (current !== null) {
-      if (messages.length === 0) {
-        await inbox.wait(heartbeatMs);
-        if (ctx.draining.aborted) {
-          yield SHUTDOWN_EVENT;
-          return;
-        }
-        if (messages.length === 0) {
-          yield `: heartbeat\n\n`;
-          const fresh = await reload().catch(() => undefined);
-          if (fresh === undefined || (fresh !== null && fresh.revision <= last.revision)) continue;
-          messages.push(fresh === null ? { revision: last.revision + 1, status: 'not_found', progress: last.progress } : fresh);
-        }
-      }
-      const next = messages.shift() as JobEvent;
-      if (next.revision <= last.revision) continue;
-      if (TERMINAL_STATUSES.has(next.status)) {
-        const final = await reload().catch(() => null);
-        yield sse('status', next.revision, final ? jobView(final) : { id: first.id, status: next.status });
-        current = null;
-      } else {
-        yield sse(next.status === last.status ? 'progress' : 'status', next.revision, { id: first.id, status: next.status, progress: next.progress });
-      }
-      last = { ...next, progress: next.progress ?? last.progress };
-    }
-  }
 
   const router = createRouter({ prefix: '/jobs', tags: ['jobs'] });
   router.get('/{id}', {
@@ -192,18 +106,10 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
         await ctx.deadline.bound(load(id, ctx));
         return ctx.stream(200, (async function* () {})(), SSE_HEADERS);
       }
-      const inbox = new Inbox(ctx);
-      // Subscribing and the first read share the request's one Redis deadline.
-      const stop = await channels.listen(id, inbox.push, (pending) => ctx.deadline.bound(pending));
-      let first: JobRecord;
-      try {
-        first = await ctx.deadline.bound(load(id, ctx));
-      } catch (err) {
-        await stop();
-        throw err;
-      }
-      // From here the core owns the stream: `stop` runs once however it ends (client gone, drain, error).
-      return ctx.stream(200, follow(ctx, first, inbox), SSE_HEADERS, { onClose: stop });
+      // Subscribing and the first read share the request's Redis deadline; from the ctx.stream call on, the core
+      // owns the stream and runs `close` once however it ends (client gone, drain, error).
+      const { body, close } = await events.open(ctx, id, () => load(id, ctx));
+      return ctx.stream(200, body, SSE_HEADERS, { onClose: close });
     });
   router.delete('/{id}', {
       summary: 'Abort a job',

@@ -1,7 +1,7 @@
-// Queue families, built from what the queue exports (`queue.stats()`); the entry point registers them on
-// `metrics.perCluster` (the cache registers its own collector on `metrics.perProcess`).
-import type { QueueStats } from '../queue/index.ts';
-import type { MetricFamily } from './registry.ts';
+// The queue's figures for /metrics, read from Redis (`queue.stats()`): the entry point registers
+// `queueCollector(queue)` on `metrics.perCluster`, as it registers the cache's collector on `metrics.perProcess`.
+import type { Collector, MetricFamily } from '../metrics/index.ts';
+import type { Queue, QueueStats } from './queue.ts';
 
 const QUEUE_GAUGES: [keyof QueueStats, string, string, number][] = [
   ['queued', 'skiff_queue_depth', 'Jobs waiting to be picked up.', 1],
@@ -18,12 +18,17 @@ const QUEUE_COUNTERS: [keyof QueueStats, string, string][] = [
 ];
 
 /** Read from Redis once per scrape: the same for every worker, so never summed. */
-export function queueFamilies(all: readonly QueueStats[]): MetricFamily[] {
+function queueFamilies(stats: QueueStats): MetricFamily[] {
   const family = (name: string, type: 'gauge' | 'counter', help: string, key: keyof QueueStats, scale: number): MetricFamily => ({
-    name, type, help, samples: all.map((s) => ({ suffix: '', labels: { queue: s.queue }, value: Number(s[key]) * scale })),
+    name, type, help, samples: [{ suffix: '', labels: { queue: stats.queue }, value: Number(stats[key]) * scale }],
   });
   return [
     ...QUEUE_GAUGES.map(([key, name, help, scale]) => family(name, 'gauge', help, key, scale)),
     ...QUEUE_COUNTERS.map(([key, name, help]) => family(name, 'counter', help, key, 1)),
   ];
+}
+
+/** The queue's families; with Redis down the scrape still answers, without them. */
+export function queueCollector(queue: Queue): Collector {
+  return () => queue.stats().then(queueFamilies, () => []);
 }
