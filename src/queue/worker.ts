@@ -10,6 +10,7 @@ import { backoffDelay } from './job.ts';
 import { DEAD_LETTER_MAX } from './keys.ts';
 import type { Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
+import { WorkerSlots } from './slots.ts';
 
 export interface WorkerOptions {
   queue: Queue;
@@ -83,12 +84,11 @@ class QueueWorker implements Worker {
   readonly #leaseMs: number;
   readonly #graceMs: number;
   readonly #blockMs: number;
-  /** Attempts this worker owns: running, waiting in #prefetched, or ended and not yet written. */
+  /** Attempts this worker owns: running, waiting for a handler slot, or ended and not yet written. */
   readonly #running = new Map<string, Attempt>();
-  /** Owned attempts whose handler has not started: they start as slots free, right after each settle is sent. */
-  #prefetched: Attempt[] = [];
-  /** Handlers running now (at most maxJobs). */
-  #active = 0;
+  /** Handler slots, prefetched attempts (they start as slots free, right after each settle is sent), and slots
+   *  promised to reads in flight. */
+  readonly #slots: WorkerSlots<Attempt>;
   /** Moving averages of a handler's run time and of a settle round trip (ms), which size the prefetch. */
   #jobMs = 0;
   #roundTripMs = 0;
@@ -100,9 +100,6 @@ class QueueWorker implements Worker {
   #subscriber: Redis | null = null;
   #pending: Settlement[] = [];
   #flushScheduled = false;
-  /** Slots promised to refill reads in flight, and to the blocking read, so together they never overfill maxJobs. */
-  #reserved = 0;
-  #blockingRead = 0;
   #stopping = false;
   /** Set once stop() is done: nothing is retried after it. */
   #closed = false;
@@ -118,6 +115,7 @@ class QueueWorker implements Worker {
     this.consumer = options.consumer;
     this.#log = options.log.child({ component: 'worker', queue: options.queue.name, worker: options.consumer });
     this.#maxJobs = options.maxJobs ?? 50;
+    this.#slots = new WorkerSlots(this.#maxJobs);
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#graceMs = options.graceMs ?? 25_000;
     this.#blockMs = options.blockMs ?? 1000;
@@ -125,12 +123,7 @@ class QueueWorker implements Worker {
   }
 
   running(): number {
-    return this.#active;
-  }
-
-  /** Attempts running or waiting to run here (ended ones waiting for their settle are not counted). */
-  #owned(): number {
-    return this.#active + this.#prefetched.length;
+    return this.#slots.running;
   }
 
   /**
@@ -224,13 +217,13 @@ class QueueWorker implements Worker {
     let failures = 0;
     while (!this.#stopping) {
       // Blocking reads pick up work for free handler slots; only a busy worker's refills prefetch (see #flush).
-      const free = this.#maxJobs - this.#owned() - this.#reserved;
-      if (free <= 0 || this.#reserved > 0) {
+      const free = this.#slots.blockingReadSize();
+      if (free === 0) {
         await this.#changed();
         continue;
       }
       let reply: unknown;
-      this.#blockingRead = free;
+      this.#slots.blockingRead(free);
       try {
         reply = await (this.#blocking as Redis).sendCommand([
           'XREADGROUP', 'GROUP', k.group, this.consumer, 'COUNT', String(free), 'BLOCK', String(this.#blockMs), 'STREAMS', k.stream, '>',
@@ -244,7 +237,7 @@ class QueueWorker implements Worker {
         else await sleep(Math.min(50 * 2 ** failures++, 1000));
         continue;
       } finally {
-        this.#blockingRead = 0;
+        this.#slots.blockingRead(0);
       }
       if (reply === null) continue;
       const entries = (Array.isArray(reply) ? reply[0][1] : (reply as Record<string, StreamEntry[]>)[k.stream]) as StreamEntry[];
@@ -260,13 +253,12 @@ class QueueWorker implements Worker {
     for (const [entry, fields] of entries) args.push(entry, fields[1]);
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
-    this.#reserved += claimed;
+    this.#slots.reserve(claimed);
     let started: (string | number)[];
     try {
       started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], args);
     } finally {
-      this.#reserved -= claimed;
-      if (this.#reserved === 0) this.#wake();
+      if (this.#slots.unreserve(claimed)) this.#wake();
     }
     for (let i = 0; i < started.length; i += 5) {
       const id = started[i] as string;
@@ -276,8 +268,7 @@ class QueueWorker implements Worker {
       const run = new Attempt(id, started[i + 1] as string, started[i + 4] as number, name, started[i + 3] as string, this.#queue.jobs.get(name), this.#redis, this.#log, this.#report);
       this.#running.set(id, run);
       if (this.#stopping) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
-      else if (this.#active < this.#maxJobs && this.#prefetched.length === 0) this.#execute(run);
-      else this.#prefetched.push(run);
+      else if (this.#slots.admit(run)) this.#execute(run);
     }
   }
 
@@ -287,7 +278,7 @@ class QueueWorker implements Worker {
     const payload = run.payload;
     run.payload = '';
     run.startedAt = performance.now();
-    this.#active++;
+    this.#slots.started();
     if (def === undefined) {
       this.#end(run);
       return this.#fail(run, `no handler for job "${run.name}" in this worker`);
@@ -345,7 +336,7 @@ class QueueWorker implements Worker {
   #end(run: Attempt): boolean {
     if (!run.end()) return false;
     if (run.startedAt > 0) {
-      this.#active--;
+      this.#slots.ended();
       this.#jobMs = movingAverage(this.#jobMs, performance.now() - run.startedAt);
     }
     // A stopping worker waits for its handlers, not for Redis to take their outcomes.
@@ -355,12 +346,9 @@ class QueueWorker implements Worker {
 
   /** Starts prefetched attempts in the free handler slots. */
   #pump(): void {
-    let i = 0;
-    while (this.#active < this.#maxJobs && i < this.#prefetched.length) {
-      const run = this.#prefetched[i++];
+    for (let run = this.#slots.nextWaiting(); run !== undefined; run = this.#slots.nextWaiting()) {
       if (!run.ended) this.#execute(run);
     }
-    if (i > 0) this.#prefetched = this.#prefetched.slice(i);
   }
 
   #fail(run: Attempt, message: string): void {
@@ -398,8 +386,7 @@ class QueueWorker implements Worker {
     // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
     // prefetched attempts while Redis works on both.
     if (!this.#stopping) {
-      const free = this.#capacity() - this.#owned() - this.#reserved - this.#blockingRead;
-      this.#begin([], free).catch((err: unknown) => this.#outage(err));
+      this.#begin([], this.#slots.refillSize(this.#capacity())).catch((err: unknown) => this.#outage(err));
     }
     this.#pump();
     try {
@@ -487,9 +474,8 @@ class QueueWorker implements Worker {
     this.#wake();
     this.#log.info('worker stopping', { running: this.#running.size, grace_ms: this.#graceMs });
     // Attempts that have not started go back at once (those still being read are released as they come, #begin).
-    for (const run of this.#prefetched) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
-    this.#prefetched = [];
-    while (this.#active > 0 && Date.now() < graceEnds) await waitAtMost(this.#changed(), graceEnds - Date.now());
+    for (const run of this.#slots.takeWaiting()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
+    while (this.#slots.running > 0 && Date.now() < graceEnds) await waitAtMost(this.#changed(), graceEnds - Date.now());
     for (const run of this.#running.values()) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
     // From here on only Redis is waited for, STOP_SLACK_MS at most: the last read, the writes of ended and
     // re-queued attempts, and leaving the group. What a hung Redis never took is re-queued by other workers.
