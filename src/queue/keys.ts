@@ -2,7 +2,11 @@
 // script's keys live in one slot and run unchanged on Redis Cluster.
 
 export interface QueueKeys {
-  /** Stream of runnable jobs; entries carry only the job id and are deleted once their attempt ends. */
+  /**
+   * Stream of runnable jobs; entries carry only the job id. A settled entry is acknowledged, not deleted: each
+   * settle trims the stream below its oldest pending entry (settleJobs-5). The scripts that retire an entry
+   * otherwise (an abort, the start of a job that already ended, the re-queue of a stalled one) delete it.
+   */
   readonly stream: string;
   /** The one consumer group every worker of the queue reads through. */
   readonly group: string;

@@ -1,4 +1,4 @@
-// The queue's Lua scripts, one file per atomic move named with its key count (lua/settleJobs-4.lua), loaded
+// The queue's Lua scripts, one file per atomic move named with its key count (lua/settleJobs-5.lua), loaded
 // once and run with EVALSHA (EVAL on NOSCRIPT) by the shared loader in src/redis. A changed script has a new
 // hash, so processes of two versions never run each other's scripts.
 import { luaScriptFile, type LuaScript, type Redis } from '../redis/index.ts';
