@@ -1,8 +1,8 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
-import { createApp, type App } from '../router/index.ts';
+import type { App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
 import { createJobsRouter } from '../queue/index.ts';
-import type { Service } from '../service/index.ts';
+import { createServiceApp, type Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
 import { appJobs, appQueue, exportsRouter } from './exports.ts';
 import { healthRouter } from './health.ts';
@@ -13,13 +13,7 @@ export type { AppServices } from './services.ts';
 
 export function buildApp(services: AppServices): App {
   const { config, log } = services;
-  const app = createApp({
-    log,
-    bodyLimitBytes: config.bodyLimitBytes,
-    jsonMaxDepth: config.jsonMaxDepth,
-    responseValidation: config.responseValidation,
-    redisTimeoutMs: config.redisCommandTimeoutMs,
-  });
+  const app = createServiceApp({ config, log });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);

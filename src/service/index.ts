@@ -2,5 +2,6 @@
 // processes and its queue workers); the process parts are exported for tests that run one in-process.
 export { runService, type RunOptions, type ServiceRole } from './run.ts';
 export type { Service, ServiceContext } from './service.ts';
+export { createServiceApp, type ServiceAppOptions } from './app.ts';
 export { startApi, type RunningApi } from './api.ts';
 export { runWorkerProcess, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './worker.ts';
