@@ -1,7 +1,7 @@
 // The process's whole configuration, read from the environment once and checked by a TypeBox schema.
 import { availableParallelism } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { HttpError } from './errors.ts';
+import { HttpError, SkiffStartupError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { compileStringInput } from './schema/index.ts';
 
@@ -175,8 +175,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends SkiffStartupError {
   override readonly name = 'ConfigError';
+
+  constructor(detail: string) {
+    super('SKIFF_CONFIG_INVALID', detail);
+  }
 }
 
 /** For entry points: a bad environment is one clear line on stderr and exit code 2. */
@@ -185,7 +189,7 @@ export function loadConfigOrExit(source: NodeJS.ProcessEnv = process.env): Confi
     return loadConfig(source);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`skiff: invalid configuration: ${err.message}\n`);
+    process.stderr.write(`skiff: ${err.code}: invalid configuration: ${err.detail}\n`);
     process.exit(2);
   }
 }

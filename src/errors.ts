@@ -145,3 +145,37 @@ export const ValidationProblemSchema = Type.Object(
   { ...problemFields, errors: Type.Array(FieldErrorSchema) },
   { $id: 'ValidationProblem', additionalProperties: false, description: 'An RFC 9457 problem listing every field that failed validation.' },
 );
+
+/**
+ * Every reason skiff refuses to start, with a stable code an operator can search for and what to do about it
+ * (the README's "Start-up error codes" lists them; test/startup-errors.test.ts checks that it does). Printed as `skiff: CODE: ...`.
+ */
+export const STARTUP_ERRORS = {
+  SKIFF_ROUTE_CONFLICT: 'Two routes share a method and path or name a parameter differently, or one ctx.deps name means two dependencies.',
+  SKIFF_ROUTE_INVALID: 'A route path or its params schema is malformed: fix the declaration the message names.',
+  SKIFF_ROUTER_SEALED: 'A route, router or handler was added after the app compiled (it would never be used): declare it before.',
+  SKIFF_OPENAPI_DUPLICATE_OPERATION_ID: 'Two operations share an operationId: set a distinct `operationId` on one of the routes named.',
+  SKIFF_OPENAPI_DUPLICATE_SCHEMA_ID: 'Two different schemas share an `$id`: rename one of them.',
+  SKIFF_OPENAPI_INVALID_SCHEMA: 'A schema cannot be documented (an `$id` that is not a component name, or OpenAPI 3.0 `nullable`): fix the schema named.',
+  SKIFF_OPENAPI_SECURITY_CONFLICT: 'Two dependencies declare the same security scheme id with different settings: give one another id.',
+  SKIFF_CONFIG_INVALID: 'An environment variable has a bad value: fix the variables the message names (exit code 2).',
+  SKIFF_ADDRESS_IN_USE: 'Another process listens on PORT (or METRICS_PORT): stop it or choose another port.',
+  SKIFF_ADDRESS_UNUSABLE: 'The address cannot be listened on (a privileged port, a host that is not this machine): change HOST/PORT.',
+  SKIFF_NO_REDIS: 'No Redis is reachable and redis-server is not installed: install it or set REDIS_URL.',
+} as const;
+
+export type StartupErrorCode = keyof typeof STARTUP_ERRORS;
+
+/** A reason not to start; its message begins with its code, so `skiff: ${message}` is the line an operator sees. */
+export class SkiffStartupError extends Error {
+  override readonly name: string = 'SkiffStartupError';
+  readonly code: StartupErrorCode;
+  /** The message without its code. */
+  readonly detail: string;
+
+  constructor(code: StartupErrorCode, detail: string) {
+    super(`${code}: ${detail}`);
+    this.code = code;
+    this.detail = detail;
+  }
+}

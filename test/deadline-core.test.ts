@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { Deadline, DeadlineExceededError } from '../src/deadline.ts';
 import { createLogger } from '../src/log.ts';
+import { redisErrorAnswer } from '../src/redis/index.ts';
 import { createApp } from '../src/router/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
 
@@ -63,7 +64,7 @@ test('grace extends one wait beyond the deadline', async () => {
 let client: TestClient;
 const seen = { deadlines: 0 };
 before(async () => {
-  const app = createApp({ log: createLogger('silent'), redisTimeoutMs: BOUND_MS });
+  const app = createApp({ log: createLogger('silent'), redisTimeoutMs: BOUND_MS, onError: redisErrorAnswer });
   app.get('/two-hung-calls', { response: { 200: Type.Object({}) } }, async (ctx) => {
     await ctx.deadline.bound(hung()).catch(() => {});
     await ctx.deadline.bound(hung());

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import { createIdempotency, idempotencyId } from '../src/idempotency/index.ts';
 import { createLogger } from '../src/log.ts';
 import { openApiDocument } from '../src/openapi/index.ts';
-import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
+import { closeRedis, createRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
 import { createApp, defineDependency, HttpError } from '../src/router/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
 import { until } from './support/queue.ts';
@@ -40,7 +40,7 @@ before(async () => {
   redis = createRedis({ url: server.url, commandTimeoutMs: 300, log });
   await until(() => redis.isReady);
   const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: TTL_S, leaseMs: LEASE_MS, log });
-  const app = createApp({ log, redisTimeoutMs: 300 });
+  const app = createApp({ log, redisTimeoutMs: 300, onError: redisErrorAnswer });
   const Body = Type.Object({ name: Type.String(), wait: Type.Optional(Type.String()) });
   const Created = Type.Object({ id: Type.String(), name: Type.String() });
   for (const path of ['/things', '/others']) {
@@ -196,7 +196,7 @@ test('Redis hung while claiming → 503 "not applied" without running the handle
 });
 
 test('OpenAPI: the Idempotency-Key parameter, the Idempotent-Replayed header and the 400 / 409 / 422 answers', () => {
-  const app = createApp({ log });
+  const app = createApp({ log, onError: redisErrorAnswer });
   const idempotency = createIdempotency({ redis, prefix: 'it:', ttlS: 1, leaseMs: 1, log });
   app.post('/x', { operationId: 'x', body: Type.Object({ a: Type.String() }), use: [idempotency], response: { 201: Type.Object({ a: Type.String() }) } }, (ctx) => ctx.reply(201, ctx.body));
   const doc = openApiDocument(app) as any;

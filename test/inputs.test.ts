@@ -115,9 +115,9 @@ describe('error messages', () => {
   });
 
   test('configuration: an unknown NODE_ENV is refused, and enum variables list their values', () => {
-    assert.throws(() => loadConfig({ NODE_ENV: 'prod' }), (err: unknown) => err instanceof ConfigError && err.message === 'NODE_ENV: Expected one of: "development", "production", "test"');
+    assert.throws(() => loadConfig({ NODE_ENV: 'prod' }), (err: unknown) => err instanceof ConfigError && err.code === 'SKIFF_CONFIG_INVALID' && err.detail === 'NODE_ENV: Expected one of: "development", "production", "test"');
     assert.throws(() => loadConfig({ LOG_LEVEL: 'verbose', CACHE_STORE: 'disk' }), (err: unknown) =>
-      err instanceof ConfigError && /LOG_LEVEL: Expected one of: "debug", "info", .*"silent"; CACHE_STORE: Expected one of: "redis", "memory"/.test(err.message));
+      err instanceof ConfigError && /^SKIFF_CONFIG_INVALID: LOG_LEVEL: Expected one of: "debug", "info", .*"silent"; CACHE_STORE: Expected one of: "redis", "memory"/.test(err.message));
     for (const env of ['development', 'production', 'test'] as const) assert.equal(loadConfig({ NODE_ENV: env }).env, env);
     assert.equal(loadConfig({}).env, 'development');
   });

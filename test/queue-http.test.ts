@@ -6,7 +6,7 @@ import { appJobs } from '../src/app/exports.ts';
 import { buildApp } from '../src/app/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
+import { closeRedis, createRedis, pingRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
 import { createApp } from '../src/router/index.ts';
 import { createJobsRouter, createQueue, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
@@ -33,7 +33,7 @@ before(async () => {
   appQueue = createQueue({ redis, prefix: config.redisPrefix, jobs: appJobs(config) });
   // A second app mounts the reusable jobs router on a queue of test jobs, with fast heartbeats.
   testQueue = createQueue({ redis, prefix: 'qt:', jobs: TEST_JOBS, commandTimeoutMs: 1000 });
-  const custom = createApp({ log, bodyLimitBytes: 1 << 20, responseValidation: true });
+  const custom = createApp({ log, bodyLimitBytes: 1 << 20, responseValidation: true, onError: redisErrorAnswer });
   custom.include(createJobsRouter(testQueue, { heartbeatMs: 100 }), { prefix: '/v1' });
   jobsApp = await testClient(custom);
   for (const queue of [appQueue, testQueue]) {

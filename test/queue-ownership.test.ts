@@ -8,7 +8,7 @@ import { buildApp } from '../src/app/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createJobsRouter, createQueue, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
+import { closeRedis, createRedis, pingRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
 import { createApp, defineDependency } from '../src/router/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
 import { until } from './support/queue.ts';
@@ -105,7 +105,7 @@ test('the queue: idempotency keys are per owner, ids stay random, a job nobody o
   assert.equal(a3.created, true);
   assert.notEqual(a3.id, a.id);
 
-  const router = createApp({ log });
+  const router = createApp({ log, onError: redisErrorAnswer });
   const who = defineDependency<string>({ name: 'who', resolve: (ctx) => String(ctx.req.headers['x-who']), principal: (w) => w });
   router.include(createJobsRouter(jobs, { deps: { who } }));
   const client = await testClient(router);

@@ -116,7 +116,7 @@ test('ensureRedis: a configured URL is used as is; a running Redis is reused; ot
     assert.notEqual(pgrp(readFileSync(`/proc/${pid}/stat`, 'utf8')), pgrp(readFileSync('/proc/self/stat', 'utf8')));
     await started.stop();
     assert.equal(await redisAnswers('127.0.0.1', port), false);
-    await assert.rejects(ensureRedis(undefined, dir, log, { probePort, bin: 'redis-server-not-installed' }), /redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL/);
+    await assert.rejects(ensureRedis(undefined, dir, log, { probePort, bin: 'redis-server-not-installed' }), { code: 'SKIFF_NO_REDIS', message: /^SKIFF_NO_REDIS: .*redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL/ });
   } finally {
     await started?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -91,7 +91,7 @@ describe('composition', () => {
     const guard = defineDependency({ name: 'guard', resolve: () => void calls.push('guard') });
     const leaf = createRouter({ prefix: '/leaf', tags: ['leaf'] }).get('/{id}', { tags: ['own'] }, echo('leaf'));
     const mid = createRouter({ prefix: '/mid' }).include(leaf, { tags: ['mid'] });
-    const app = createApp({ log: silent }).include(mid, { prefix: '/v1', dependencies: [guard] });
+    const app = createApp({ log: silent }).include(mid, { prefix: '/v1', dependencies: { guard } });
     const [route] = app.routes();
     assert.equal(route.path, '/v1/mid/leaf/{id}');
     assert.deepEqual([...route.tags].sort(), ['leaf', 'mid', 'own']);
@@ -109,26 +109,40 @@ describe('composition', () => {
     const app = createApp({ log: silent });
     app.get('/a/{id}', {}, echo('one'));
     app.include(createRouter({ prefix: '/a' }).get('/{id}', {}, echo('two')));
-    assert.throws(() => app.compile(), /GET \/a\/\{id\} is declared twice/);
+    assert.throws(() => app.compile(), { code: 'SKIFF_ROUTE_CONFLICT', message: /GET \/a\/\{id\} is declared twice/ });
   });
 
   test('conflicting parameter names at one position are a start-up error naming both routes', () => {
     const app = createApp({ log: silent });
     app.get('/items/{id}', {}, echo('one'));
     app.delete('/items/{itemId}/tags', {}, echo('two'));
-    assert.throws(() => app.compile(), /DELETE \/items\/\{itemId\}\/tags names a parameter \{itemId\} where GET \/items\/\{id\} has \{id\}/);
+    assert.throws(() => app.compile(), { code: 'SKIFF_ROUTE_CONFLICT', message: /DELETE \/items\/\{itemId\}\/tags names a parameter \{itemId\} where GET \/items\/\{id\} has \{id\}/ });
   });
 
   test('a params schema naming a parameter the path lacks is a start-up error', () => {
     const app = createApp({ log: silent });
     app.get('/items/{id}', { params: Type.Object({ id: Type.String(), other: Type.String() }) }, echo('x'));
-    assert.throws(() => app.compile(), /declares other/);
+    assert.throws(() => app.compile(), { code: 'SKIFF_ROUTE_INVALID', message: /declares other/ });
   });
 
-  test('routes cannot be added once the app has compiled', () => {
-    const app = createApp({ log: silent });
+  test('routes cannot be added once the app has compiled, to the app or to any router it includes', () => {
+    const leaf = createRouter();
+    const mid = createRouter().include(leaf);
+    const app = createApp({ log: silent }).include(mid);
     app.compile();
-    assert.throws(() => app.get('/late', {}, echo('late')), /after the app has started/);
+    const sealed = { code: 'SKIFF_ROUTER_SEALED', message: /^SKIFF_ROUTER_SEALED: GET \/late: routes cannot be added after the app compiled/ };
+    assert.throws(() => app.get('/late', {}, echo('late')), sealed);
+    // Before: an included router took these silently and they were never served.
+    assert.throws(() => mid.get('/late', {}, echo('late')), sealed);
+    assert.throws(() => leaf.get('/late', {}, echo('late')), sealed);
+    assert.throws(() => leaf.include(createRouter()), { code: 'SKIFF_ROUTER_SEALED' });
+  });
+
+  test('one ctx.deps name given to two different dependencies is a start-up error', () => {
+    const a = defineDependency({ name: 'a', resolve: () => 1 });
+    const b = defineDependency({ name: 'b', resolve: () => 2 });
+    const app = createApp({ log: silent, dependencies: { auth: a } }).get('/x', { deps: { auth: b } }, () => null);
+    assert.throws(() => app.compile(), { code: 'SKIFF_ROUTE_CONFLICT', message: /GET \/x: ctx\.deps\.auth names two dependencies \(a and b\)/ });
   });
 });
 
@@ -149,6 +163,36 @@ describe('dependencies', () => {
       assert.equal((await client.get('/me')).status, 401);
       assert.equal((await client.get('/me', { headers: { authorization: 'Bearer bad' } })).json().code, 'FORBIDDEN');
       assert.deepEqual((await client.get('/me', { headers: { authorization: 'Bearer good' } })).json(), { name: 'ada' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('router-level dependencies are a record: results land in ctx.deps by name, typed on the router\'s handlers', async () => {
+    let resolved = 0;
+    const key = defineDependency({
+      name: 'apiKey',
+      resolve: (ctx) => {
+        resolved++;
+        if (ctx.req.headers['x-api-key'] !== 'k1') throw HttpError.of('UNAUTHORIZED');
+        return { keyId: 'k1' };
+      },
+    });
+    const tenant = defineDependency({ name: 'tenant', resolve: () => 'acme' });
+    const Out = Type.Object({ keyId: Type.String(), tenant: Type.String() });
+    const router = createRouter({ prefix: '/r', dependencies: { auth: key } })
+      // The router's `auth` and the route's own `tenant`, both typed: no cast.
+      .get('/who', { deps: { tenant }, response: { 200: Out } }, (ctx) => ({ keyId: ctx.deps.auth.keyId, tenant: ctx.deps.tenant }))
+      // Named again on the route, under another name: resolved once, stored under both.
+      .get('/again', { deps: { key } }, (ctx) => ({ same: ctx.deps.key === ctx.deps.auth }));
+    const app = createApp({ log: silent }).include(router, { dependencies: { tenant } });
+    const client = await testClient(app);
+    try {
+      assert.equal((await client.get('/r/who')).status, 401);
+      assert.deepEqual((await client.get('/r/who', { headers: { 'x-api-key': 'k1' } })).json(), { keyId: 'k1', tenant: 'acme' });
+      resolved = 0;
+      assert.deepEqual((await client.get('/r/again', { headers: { 'x-api-key': 'k1' } })).json(), { same: true });
+      assert.equal(resolved, 1);
     } finally {
       await client.close();
     }

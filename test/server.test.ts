@@ -164,6 +164,6 @@ describe('configuration', () => {
     assert.equal(await run.exited, 2);
     const err = run.stderr.join('');
     assert.equal(err.trim().split('\n').length, 1);
-    assert.match(err, /invalid configuration: .*PORT.*LOG_LEVEL|invalid configuration: .*LOG_LEVEL.*PORT/);
+    assert.match(err, /^skiff: SKIFF_CONFIG_INVALID: invalid configuration: (.*PORT.*LOG_LEVEL|.*LOG_LEVEL.*PORT)/);
   });
 });

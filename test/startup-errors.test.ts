@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { STARTUP_ERRORS } from '../src/errors.ts';
 import { freePort } from '../src/redis/index.ts';
 import { startPrimary } from './support/cluster.ts';
 import { runEntry } from './support/process.ts';
@@ -18,13 +19,20 @@ async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
   return { port: (holder.address() as net.AddressInfo).port, close: () => new Promise((resolve) => holder.close(() => resolve())) };
 }
 
+test('the README lists every start-up error code, and only those, with what to do', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Start-up error codes'), readme.indexOf('Test your routes over a real socket'));
+  const rows = [...section.matchAll(/^\| `(SKIFF_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => m[1]);
+  assert.deepEqual(rows.sort(), Object.keys(STARTUP_ERRORS).sort());
+});
+
 test('a server started on a taken port says so in one line and exits 1 without starting a worker', async (t) => {
   const holder = await holdPort();
   t.after(() => holder.close());
   const run = runEntry('src/server.ts', { PORT: String(holder.port), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
   t.after(() => void run.child.kill('SIGKILL'));
   assert.equal(await run.exited, 1);
-  assert.deepEqual(run.stderr.join('').split('\n').filter(Boolean), [`skiff: 127.0.0.1:${holder.port} is in use (another skiff, or another server, listens there): stop it or set PORT`]);
+  assert.deepEqual(run.stderr.join('').split('\n').filter(Boolean), [`skiff: SKIFF_ADDRESS_IN_USE: 127.0.0.1:${holder.port} is in use (another skiff, or another server, listens there): stop it or set PORT`]);
   assert.equal(run.lines.filter((l) => l.includes('"msg":"worker')).length, 0, run.lines.join('\n'));
 });
 
@@ -37,7 +45,7 @@ test('a worker that cannot listen stops its supervisor at once (exit 1) instead 
   assert.equal(await primary.exit, 1);
   const fatal = primary.lines.filter((l) => l.msg === 'a worker cannot start and a new one would fail the same way; stopping');
   assert.equal(fatal.length, 1);
-  assert.match(String(fatal[0].reason), new RegExp(`^127\\.0\\.0\\.1:${holder.port} is in use`));
+  assert.match(String(fatal[0].reason), new RegExp(`^SKIFF_ADDRESS_IN_USE: 127\\.0\\.0\\.1:${holder.port} is in use`));
   assert.equal(primary.lines.filter((l) => l.msg === 'worker died' || l.msg === 'worker started').length, 0);
 });
 

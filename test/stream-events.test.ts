@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createServer, type SkiffServer } from '../src/http/index.ts';
 import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
+import { closeRedis, createRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
 import { createApp } from '../src/router/index.ts';
 import { createJobsRouter, createQueue, type JobsRouterOptions, type Queue } from '../src/queue/index.ts';
 import { startServerProcess } from './support/process.ts';
@@ -41,7 +41,7 @@ after(async () => {
 
 /** A server with the jobs router on the test queue; resolves with its port. */
 async function serve(options: JobsRouterOptions = {}, { drainTimeoutMs = 10_000, redisTimeoutMs = 1000 } = {}): Promise<{ server: SkiffServer; port: number }> {
-  const app = createApp({ log, bodyLimitBytes: 1 << 20, redisTimeoutMs });
+  const app = createApp({ log, bodyLimitBytes: 1 << 20, redisTimeoutMs, onError: redisErrorAnswer });
   app.include(createJobsRouter(queue, { heartbeatMs: 200, ...options }), { prefix: '/v1' });
   const server = createServer(app, {
     headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, drainTimeoutMs, cors: { origins: [], methods: [], headers: [] },

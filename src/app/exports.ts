@@ -161,7 +161,8 @@ export function exportsRouter(services: AppServices, queue: Queue) {
   const files = createExportStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
   const maxStored = config.exportMaxStoredBytes;
   const auth = apiKeyDependency(config.apiKeys);
-  const router = createRouter({ prefix: '/exports', tags: ['exports'] });
+  // Every export route needs the key; `ctx.deps.auth` is typed in each handler below.
+  const router = createRouter({ prefix: '/exports', tags: ['exports'], dependencies: { auth } });
   router.post('/', {
     summary: 'Export the catalogue',
     description: 'Enqueues an export and answers at once; follow `Location` (or its `/events`) until it is complete, '
@@ -171,7 +172,6 @@ export function exportsRouter(services: AppServices, queue: Queue) {
       + `size, and each export not yet complete at the ${EXPORT_MAX_BYTES}-byte file cap; past it, 429 and nothing is enqueued.`,
     operationId: 'createExport',
     body: ExportRequest,
-    deps: { auth },
     use: [idempotencyFromConfig(config, redis, services.log)],
     response: {
       202: { description: 'Enqueued; `Location` is the job.', schema: Type.Object({ id: Type.String(), status: Type.String() }), headers: { location: { schema: Type.String() } } },
@@ -213,7 +213,6 @@ export function exportsRouter(services: AppServices, queue: Queue) {
       + 'streamed from Redis a chunk at a time.',
     operationId: 'getExportFile',
     params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
-    deps: { auth },
     response: {
       200: { description: 'The file.', contentType: 'text/csv', schema: Type.String(), headers: { 'content-length': { schema: Type.Integer({ minimum: 0 }) } } },
       404: notFound,

@@ -9,7 +9,7 @@ export interface ListenAddress {
   variable: string;
 }
 
-/** Why listening on `address` fails, in an operator's words; null when it succeeds (port 0 always does). */
+/** Why listening on `address` fails, in an operator's words after its start-up error code; null when it succeeds (port 0 always does). */
 export async function checkListen(address: ListenAddress): Promise<string | null> {
   if (address.port === 0) return null;
   const probe = net.createServer();
@@ -29,12 +29,12 @@ export function describeListenError(err: unknown, { host, port, variable }: List
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   switch ((err as NodeJS.ErrnoException).code) {
     case 'EADDRINUSE':
-      return `${where} is in use (another skiff, or another server, listens there): stop it or set ${variable}`;
+      return `SKIFF_ADDRESS_IN_USE: ${where} is in use (another skiff, or another server, listens there): stop it or set ${variable}`;
     case 'EACCES':
-      return `${where}: permission denied (ports below 1024 need privileges): set ${variable}`;
+      return `SKIFF_ADDRESS_UNUSABLE: ${where}: permission denied (ports below 1024 need privileges): set ${variable}`;
     case 'EADDRNOTAVAIL':
-      return `${where}: ${host} is not an address of this machine`;
+      return `SKIFF_ADDRESS_UNUSABLE: ${where}: ${host} is not an address of this machine`;
     default:
-      return `cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`;
+      return `SKIFF_ADDRESS_UNUSABLE: cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`;
   }
 }

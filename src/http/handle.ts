@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import querystring from 'node:querystring';
 import { Deadline } from '../deadline.ts';
-import { HttpError, PROBLEM_CONTENT_TYPE, unavailableError, validationError } from '../errors.ts';
+import { HttpError, PROBLEM_CONTENT_TYPE, validationError } from '../errors.ts';
 import { errorFields, type Logger } from '../log.ts';
-import { redisFailure } from '../redis/index.ts';
 import {
-  Reply, isStream, type App, type CompiledRoute, type MethodTable, type Outcome, type RequestContext, type StreamBody, type StreamOptions,
+  JSON_CONTENT_TYPE, Reply, isStream, type App, type CompiledRoute, type ErrorAnswer, type ErrorHandler, type MethodTable, type Outcome, type RequestContext,
+  type StreamBody, type StreamOptions,
 } from '../router/index.ts';
 import { readJsonBody } from './body.ts';
 import type { Cors } from './cors.ts';
@@ -42,6 +42,41 @@ function withContentType(contentType: string, extra: Record<string, string>): Re
   const headers: Record<string, string> = { 'content-type': contentType };
   for (const name in extra) headers[name] = extra[name];
   return headers;
+}
+
+function isAnswer(value: unknown): value is ErrorAnswer {
+  return value instanceof HttpError || value instanceof Reply;
+}
+
+/** The app's error handlers in order, up to the first answer; one that throws or answers wrongly is logged. */
+function consultErrorHandlers(handlers: readonly ErrorHandler[], ctx: RequestContext, err: unknown): ErrorAnswer | undefined {
+  for (let i = 0; i < handlers.length; i++) {
+    let answer: unknown;
+    try {
+      answer = handlers[i](err, ctx);
+    } catch (thrown) {
+      ctx.log.error('an error handler threw; answering by default', { route: ctx.route, ...errorFields(thrown), handling: errorFields(err).err });
+      return undefined;
+    }
+    if (answer === undefined) continue;
+    if (isAnswer(answer)) return answer;
+    ctx.log.error('an error handler returned neither an HttpError nor a Reply; answering by default', { route: ctx.route });
+    return undefined;
+  }
+  return undefined;
+}
+
+/** An HttpError as its problem+json; a Reply as JSON, or as given when it sets a content-type for a string or Buffer. */
+function outcomeOf(answer: ErrorAnswer): Outcome {
+  if (answer instanceof HttpError) {
+    const headers = answer.headers ? { ...answer.headers, 'content-type': PROBLEM_CONTENT_TYPE } : { 'content-type': PROBLEM_CONTENT_TYPE };
+    return { status: answer.status, headers, body: JSON.stringify(answer.toProblem()) };
+  }
+  const { status, body } = answer;
+  const headers = answer.headers ?? NO_HEADERS;
+  if (body === undefined || status === 204 || status === 304) return { status, headers, body: null };
+  if (headers['content-type'] !== undefined && (typeof body === 'string' || Buffer.isBuffer(body))) return { status, headers, body };
+  return { status, headers: withContentType(JSON_CONTENT_TYPE, headers), body: JSON.stringify(body) };
 }
 
 class Exchange implements RequestContext {
@@ -130,6 +165,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
   const timed = accessLog || observers !== null;
   const maxParamLength = app.maxParamLength;
   const redisTimeoutMs = app.redisTimeoutMs;
+  const { onError, notFound } = app.failureHandlers();
 
   function finish(ctx: Exchange, status: number): void {
     const durationMs = performance.now() - ctx.started;
@@ -186,19 +222,26 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       ctx.res.destroy();
       return;
     }
-    let error: HttpError;
-    let failure: ReturnType<typeof redisFailure>;
-    if (err instanceof HttpError) error = err;
-    else if ((failure = redisFailure(err)) !== null) {
-      ctx.log.warn('redis unavailable', { route: ctx.route, ...errorFields(err) });
-      // GET and HEAD change nothing; a write says "not applied" only when the failure makes that certain.
-      error = unavailableError(failure === 'not-applied' || ctx.method === 'GET' || ctx.method === 'HEAD');
-    } else {
-      ctx.log.error('unhandled error', { route: ctx.route, ...errorFields(err) });
-      error = HttpError.of('INTERNAL');
+    if (onError !== null) {
+      const answer = consultErrorHandlers(onError, ctx, err);
+      if (answer !== undefined) return write(ctx, outcomeOf(answer));
     }
-    const headers = error.headers ? { ...error.headers, 'content-type': PROBLEM_CONTENT_TYPE } : { 'content-type': PROBLEM_CONTENT_TYPE };
-    write(ctx, { status: error.status, headers, body: JSON.stringify(error.toProblem()) });
+    if (err instanceof HttpError) return write(ctx, outcomeOf(err));
+    ctx.log.error('unhandled error', { route: ctx.route, ...errorFields(err) });
+    write(ctx, outcomeOf(HttpError.of('INTERNAL')));
+  }
+
+  function answerNotFound(ctx: Exchange): void {
+    if (notFound === null) return fail(ctx, HttpError.of('NOT_FOUND'));
+    let answer: unknown;
+    try {
+      answer = notFound(ctx);
+    } catch (err) {
+      return fail(ctx, err);
+    }
+    if (isAnswer(answer)) return write(ctx, outcomeOf(answer));
+    ctx.log.error('the not-found handler returned neither an HttpError nor a Reply', { path: ctx.path });
+    write(ctx, outcomeOf(HttpError.of('NOT_FOUND')));
   }
 
   /** Turns what a handler returned into the bytes to send, through the schema of the status it answers with. */
@@ -236,9 +279,10 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       // Dependencies (authentication) run before the body is read: an anonymous client cannot make us parse 1 MiB.
       const values: Record<string, unknown> = {};
       ctx.deps = values;
-      for (const [key, dep] of route.deps) {
-        const value = (values[key] = await dep.resolve(ctx));
-        if (dep.principal !== undefined) ctx.principal = dep.principal(value);
+      for (const { dependency, names } of route.deps) {
+        const value = await dependency.resolve(ctx);
+        for (let i = 0; i < names.length; i++) values[names[i]] = value;
+        if (dependency.principal !== undefined) ctx.principal = dependency.principal(value);
       }
     }
     if (route.parseBody !== null) {
@@ -287,7 +331,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs, draining);
 
     const found = tree.find(path);
-    if (found === null) return fail(ctx, HttpError.of('NOT_FOUND'));
+    if (found === null) return answerNotFound(ctx);
     // Before the method check: a 405 or an OPTIONS answer is counted and logged under its path's template too.
     ctx.route = found.table.template;
     let route = found.table.byMethod[method];

@@ -1,6 +1,7 @@
 // TypeBox schemas → OpenAPI 3.1 schema objects. A schema carrying an `$id` becomes one named entry of
 // components.schemas and is referenced with `$ref` wherever it appears, so the document names each shape once.
 import type { TSchema } from '@sinclair/typebox';
+import { SkiffStartupError } from '../errors.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ export class SchemaComponents {
   }
 
   private register(schema: TSchema, id: string): string {
-    if (!COMPONENT_NAME.test(id)) throw new Error(`schema $id "${id}" cannot name an OpenAPI component: use letters, digits, '.', '_' or '-'`);
+    if (!COMPONENT_NAME.test(id)) throw new SkiffStartupError('SKIFF_OPENAPI_INVALID_SCHEMA', `schema $id "${id}" cannot name an OpenAPI component: use letters, digits, '.', '_' or '-'`);
     const known = this.named.get(id);
     if (known === undefined) {
       // Reserve the name first: a schema that contains itself (through $ref) must not recurse forever.
@@ -31,7 +32,7 @@ export class SchemaComponents {
       this.named.set(id, entry);
       entry.json = this.convert(schema, true) as Json;
     } else if (known.source !== schema && JSON.stringify(known.json) !== JSON.stringify(this.convert(schema, true))) {
-      throw new Error(`two different schemas share the $id "${id}": rename one of them`);
+      throw new SkiffStartupError('SKIFF_OPENAPI_DUPLICATE_SCHEMA_ID', `two different schemas share the $id "${id}": rename one of them`);
     }
     return REF_PREFIX + id;
   }
@@ -45,7 +46,7 @@ export class SchemaComponents {
       if (key === '$id') continue;
       if (key === 'nullable') {
         // TypeBox's checks ignore OpenAPI 3.0's keyword, so the server would refuse the null it promises.
-        throw new Error('a schema uses OpenAPI 3.0 `nullable`, which validation ignores: write Type.Union([T, Type.Null()])');
+        throw new SkiffStartupError('SKIFF_OPENAPI_INVALID_SCHEMA', 'a schema uses OpenAPI 3.0 `nullable`, which validation ignores: write Type.Union([T, Type.Null()])');
       }
       if (SCHEMA_MAPS.has(key)) {
         out[key] = Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [k, this.convert(v, false)]));

@@ -2,7 +2,7 @@
 // ones, plus the problems the HTTP core answers with on its own (422, 400, 413, 414, 415, 401, 403, default).
 import { STATUS_CODES } from 'node:http';
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
-import { ERRORS, PROBLEM_CONTENT_TYPE, ProblemSchema, ValidationProblemSchema } from '../errors.ts';
+import { ERRORS, PROBLEM_CONTENT_TYPE, ProblemSchema, SkiffStartupError, ValidationProblemSchema } from '../errors.ts';
 import { JSON_CONTENT_TYPE, type Method, type ResponseSpec, type RouteInfo, type SecurityRequirement } from '../router/index.ts';
 import { SchemaComponents, type Json } from './components.ts';
 import { deriveOperationId } from './operation-id.ts';
@@ -58,7 +58,7 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
     const label = `${route.method} ${route.path}`;
     const operation = operationOf(route, components);
     const other = operationIds.get(operation.operationId);
-    if (other !== undefined) throw new Error(`operationId "${operation.operationId}" is used by both ${other} and ${label}: set a distinct operationId on one of them`);
+    if (other !== undefined) throw new SkiffStartupError('SKIFF_OPENAPI_DUPLICATE_OPERATION_ID', `operationId "${operation.operationId}" is used by both ${other} and ${label}: set a distinct operationId on one of them`);
     operationIds.set(operation.operationId, label);
     for (const t of route.tags) {
       usedTags.add(t);
@@ -69,7 +69,7 @@ export function buildDocument(routes: readonly RouteInfo[], info: DocumentInfo):
       if (s === undefined) continue;
       const known = securitySchemes.get(s.id);
       if (known !== undefined && JSON.stringify(known.scheme) !== JSON.stringify(s.scheme)) {
-        throw new Error(`security scheme "${s.id}" is declared twice with different settings (again on ${label})`);
+        throw new SkiffStartupError('SKIFF_OPENAPI_SECURITY_CONFLICT', `security scheme "${s.id}" is declared twice with different settings (again on ${label})`);
       }
       securitySchemes.set(s.id, s);
     }

@@ -1,5 +1,6 @@
 // `npm start` on a fresh machine: use REDIS_URL when set; else a Redis answering on 127.0.0.1:6379; else start
 // a private redis-server (loopback, free port, AOF on, data under ./var/redis) and stop it on exit.
+import { SkiffStartupError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RedisNotInstalledError, redisAnswers, startRedisServer } from './server.ts';
 
@@ -9,8 +10,12 @@ export interface EnsuredRedis {
   stop(): Promise<void>;
 }
 
-export class NoRedisError extends Error {
+export class NoRedisError extends SkiffStartupError {
   override readonly name = 'NoRedisError';
+
+  constructor(detail: string) {
+    super('SKIFF_NO_REDIS', detail);
+  }
 }
 
 export interface EnsureOptions {

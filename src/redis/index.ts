@@ -3,3 +3,4 @@ export { startRedisServer, redisAnswers, freePort, RedisNotInstalledError, type 
 export { luaScript, luaScriptFile, BINARY_REPLIES, type LuaScript } from './script.ts';
 export { ensureRedis, NoRedisError, type EnsuredRedis, type EnsureOptions } from './ensure.ts';
 export { guardedScriptFile, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';
+export { redisErrorAnswer, type FailedRequest } from './answer.ts';

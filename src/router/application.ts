@@ -1,13 +1,14 @@
 // The application: the root router plus what is fixed at start-up — the compiled route tree and the
 // listeners told about every response.
+import { SkiffStartupError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import { RouteTree } from './segment-trie.ts';
 import { CompiledRoute } from './route.ts';
-import { Router, type RouterOptions } from './router.ts';
-import type { RouteInfo } from './types.ts';
+import { Router, type DependencyMap, type RouterOptions } from './router.ts';
+import type { ErrorHandler, NotFoundHandler, RouteInfo } from './types.ts';
 
-export interface AppOptions extends RouterOptions {
+export interface AppOptions<D extends DependencyMap = {}> extends RouterOptions<D> {
   log?: Logger;
   /** Largest JSON body in bytes unless a route says otherwise (default 1 MiB). */
   bodyLimitBytes?: number;
@@ -19,6 +20,10 @@ export interface AppOptions extends RouterOptions {
   maxParamLength?: number;
   /** The most a request waits on Redis in total, across all its calls: `ctx.deadline` (default 1000 ms). */
   redisTimeoutMs?: number;
+  /** The first error handler (more with `app.onError`). */
+  onError?: ErrorHandler;
+  /** Answers unmatched paths (see `app.notFound`). */
+  notFound?: NotFoundHandler;
 }
 
 /** Told once per response, after it is written. */
@@ -32,7 +37,7 @@ export interface ResponseEvent {
 }
 export type ResponseObserver = (event: ResponseEvent) => void;
 
-export class App extends Router {
+export class App<D extends DependencyMap = {}> extends Router<D> {
   readonly log: Logger;
   readonly bodyLimitBytes: number;
   readonly jsonMaxDepth: number;
@@ -40,9 +45,11 @@ export class App extends Router {
   readonly maxParamLength: number;
   readonly redisTimeoutMs: number;
   private readonly observers: ResponseObserver[] = [];
+  private readonly errorHandlers: ErrorHandler[] = [];
+  private notFoundHandler: NotFoundHandler | null;
   private compiled: { tree: RouteTree<CompiledRoute>; routes: CompiledRoute[] } | null = null;
 
-  constructor(options: AppOptions = {}) {
+  constructor(options: AppOptions<D> = {}) {
     super(options);
     this.log = options.log ?? createLogger('info');
     this.bodyLimitBytes = options.bodyLimitBytes ?? 1_048_576;
@@ -50,12 +57,14 @@ export class App extends Router {
     this.responseValidation = options.responseValidation ?? true;
     this.maxParamLength = options.maxParamLength ?? 100;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 1000;
+    if (options.onError !== undefined) this.errorHandlers.push(options.onError);
+    this.notFoundHandler = options.notFound ?? null;
   }
 
   /** Builds the route tree once; a duplicate or conflicting route throws here, naming both routes. */
   compile(): { tree: RouteTree<CompiledRoute>; routes: CompiledRoute[] } {
     if (this.compiled) return this.compiled;
-    this.sealed = true;
+    this.seal();
     const tree = new RouteTree<CompiledRoute>();
     const routes = this.declaredRoutes().map((r) => new CompiledRoute(r, this));
     for (const route of routes) tree.add(route.info.path, route.info.method, route, route.label);
@@ -72,12 +81,35 @@ export class App extends Router {
     return this;
   }
 
+  /** Adds an error handler, consulted after those added before it (see ErrorHandler). */
+  onError(handler: ErrorHandler): this {
+    this.refuseIfCompiled('onError');
+    this.errorHandlers.push(handler);
+    return this;
+  }
+
+  /** Sets the answer to paths no route matches; a 405 (path known, method not) is unchanged. */
+  notFound(handler: NotFoundHandler): this {
+    this.refuseIfCompiled('notFound');
+    this.notFoundHandler = handler;
+    return this;
+  }
+
+  /** What the request handler reads once: error handlers (null when none) and the not-found handler. */
+  failureHandlers(): { onError: readonly ErrorHandler[] | null; notFound: NotFoundHandler | null } {
+    return { onError: this.errorHandlers.length > 0 ? this.errorHandlers : null, notFound: this.notFoundHandler };
+  }
+
+  private refuseIfCompiled(what: string): void {
+    if (this.compiled !== null) throw new SkiffStartupError('SKIFF_ROUTER_SEALED', `${what}: cannot be set after the app compiled its routes`);
+  }
+
   /** The observers, or null when there are none (the request path checks for null). */
   responseObservers(): readonly ResponseObserver[] | null {
     return this.observers.length > 0 ? this.observers : null;
   }
 }
 
-export function createApp(options: AppOptions = {}): App {
+export function createApp<D extends DependencyMap = {}>(options: AppOptions<D> = {}): App<D> {
   return new App(options);
 }

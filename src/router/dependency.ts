@@ -21,7 +21,7 @@ export interface Dependency<T> {
 
 export type DependencyValues<D> = D extends Record<string, Dependency<unknown>>
   ? { [K in keyof D]: D[K] extends Dependency<infer V> ? V : never }
-  : Record<string, never>;
+  : {};
 
 export function defineDependency<T>(dependency: Dependency<T>): Dependency<T> {
   return dependency;

@@ -1,7 +1,7 @@
 // Compiles a declared route once, at start-up: input parsers, dependency list, and one response plan per
 // declared status (content type, schema-filtered serializer, response check). Nothing here runs per request.
 import type { TObject, TSchema } from '@sinclair/typebox';
-import { PROBLEM_CONTENT_TYPE, ProblemSchema, ValidationProblemSchema, type FieldError } from '../errors.ts';
+import { PROBLEM_CONTENT_TYPE, ProblemSchema, SkiffStartupError, ValidationProblemSchema, type FieldError } from '../errors.ts';
 import { compileCheck, compileJsonInput, compileSerializer, compileStringInput, type Serializer } from '../schema/index.ts';
 import type { Dependency } from './dependency.ts';
 import type { DeclaredRoute } from './router.ts';
@@ -38,8 +38,8 @@ export class CompiledRoute {
   readonly parseBody: ((value: unknown) => unknown) | null;
   readonly bodyLimit: number;
   readonly bodyMaxDepth: number;
-  /** [key in ctx.deps, dependency], router-level first; null when there are none. */
-  readonly deps: [string, Dependency<unknown>][] | null;
+  /** Each dependency once, router-level first, with the names its result gets in ctx.deps; null when none. */
+  readonly deps: NamedDependency[] | null;
   readonly interceptors: Interceptor[] | null;
   readonly success: ResponsePlan;
   private readonly plans = new Map<number, ResponsePlan>();
@@ -57,7 +57,7 @@ export class CompiledRoute {
     if (route.path.endsWith('/*')) this.paramNames.push('*');
     const declared = Object.keys((spec.params?.properties ?? {}) as object);
     const missing = declared.filter((n) => !this.paramNames.includes(n));
-    if (missing.length > 0) throw new Error(`${this.label}: params schema declares ${missing.join(', ')} which the path does not have`);
+    if (missing.length > 0) throw new SkiffStartupError('SKIFF_ROUTE_INVALID', `${this.label}: params schema declares ${missing.join(', ')} which the path does not have`);
     this.parseParams = spec.params ? compileStringInput(spec.params as TObject, { source: 'path' }) : null;
     this.parseQuery = spec.query ? compileStringInput(spec.query as TObject, { source: 'query' }) : null;
     this.parseHeaders = spec.headers ? compileStringInput(spec.headers as TObject, { source: 'header', lowercaseKeys: true }) : null;
@@ -65,12 +65,9 @@ export class CompiledRoute {
     this.bodyLimit = spec.bodyLimit ?? options.bodyLimitBytes;
     this.bodyMaxDepth = spec.bodyMaxDepth ?? options.jsonMaxDepth;
 
-    const own = Object.entries(spec.deps ?? {});
-    const ownSet = new Set(own.map(([, d]) => d));
-    const inherited = route.dependencies.filter((d) => !ownSet.has(d)).map((d): [string, Dependency<unknown>] => [d.name, d]);
-    const deps = [...new Map([...inherited, ...own].map((e) => [e[1], e])).values()];
+    const deps = resolveOnce(route.namedDependencies, this.label);
     this.deps = deps.length > 0 ? deps : null;
-    this.noStore = deps.some(([, d]) => d.security !== undefined);
+    this.noStore = deps.some((d) => d.dependency.security !== undefined);
     this.interceptors = route.interceptors.length > 0 ? [...route.interceptors] : null;
     this.synchronous = this.parseBody === null && this.deps === null && this.interceptors === null;
 
@@ -86,6 +83,29 @@ export class CompiledRoute {
   planFor(status: number): ResponsePlan {
     return this.plans.get(status) ?? untyped(status);
   }
+}
+
+/** A dependency resolved once per request; its result is stored under every name it was given. */
+export interface NamedDependency {
+  readonly dependency: Dependency<unknown>;
+  readonly names: readonly string[];
+}
+
+/** One entry per dependency (a router and its route may both name it); one name must not mean two dependencies. */
+function resolveOnce(named: DeclaredRoute['namedDependencies'], label: string): NamedDependency[] {
+  const byDependency = new Map<Dependency<unknown>, string[]>();
+  const byName = new Map<string, Dependency<unknown>>();
+  for (const [name, dependency] of named) {
+    const other = byName.get(name);
+    if (other !== undefined && other !== dependency) {
+      throw new SkiffStartupError('SKIFF_ROUTE_CONFLICT', `${label}: ctx.deps.${name} names two dependencies (${other.name} and ${dependency.name}): rename one`);
+    }
+    byName.set(name, dependency);
+    const names = byDependency.get(dependency);
+    if (names === undefined) byDependency.set(dependency, [name]);
+    else if (!names.includes(name)) names.push(name);
+  }
+  return [...byDependency].map(([dependency, names]) => ({ dependency, names }));
 }
 
 function isResponseSpec(value: TSchema | ResponseSpec): value is ResponseSpec {

@@ -1,6 +1,7 @@
 // The path tree: static segments beat parameters beat a trailing wildcard, with backtracking, so
 // /items/new wins over /items/{id} and /items/{id}/tags still matches when no static branch does.
 // Fully static paths are also kept in one Map: most requests are answered by a single lookup.
+import { SkiffStartupError } from '../errors.ts';
 
 /** The routes of one path, by method, plus the precomputed `Allow` header value. */
 export class MethodTable<T> {
@@ -33,17 +34,17 @@ export interface Found<T> {
 const NO_PARAMS: string[] = [];
 
 export function parseTemplate(template: string): Segment[] {
-  if (!template.startsWith('/')) throw new Error(`route path must start with '/': ${template}`);
+  if (!template.startsWith('/')) throw new SkiffStartupError('SKIFF_ROUTE_INVALID', `route path must start with '/': ${template}`);
   if (template === '/') return [];
   const parts = template.slice(1).split('/');
   return parts.map((part, i) => {
     if (part === '*') {
-      if (i !== parts.length - 1) throw new Error(`'*' must be the last segment: ${template}`);
+      if (i !== parts.length - 1) throw new SkiffStartupError('SKIFF_ROUTE_INVALID', `'*' must be the last segment: ${template}`);
       return { kind: 'wildcard', value: '*' };
     }
     const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(part);
     if (param) return { kind: 'param', value: param[1] };
-    if (part === '' || /[{}*]/.test(part)) throw new Error(`invalid path segment '${part}' in ${template}`);
+    if (part === '' || /[{}*]/.test(part)) throw new SkiffStartupError('SKIFF_ROUTE_INVALID', `invalid path segment '${part}' in ${template}`);
     return { kind: 'static', value: part };
   });
 }
@@ -65,7 +66,7 @@ export class RouteTree<T> {
         node = child;
       } else if (seg.kind === 'param') {
         if (node.param && node.paramName !== seg.value) {
-          throw new Error(`route conflict: ${label} names a parameter {${seg.value}} where ${node.paramOwner} has {${node.paramName}}`);
+          throw new SkiffStartupError('SKIFF_ROUTE_CONFLICT', `${label} names a parameter {${seg.value}} where ${node.paramOwner} has {${node.paramName}}`);
         }
         if (!node.param) {
           node.param = new Node();
@@ -79,7 +80,7 @@ export class RouteTree<T> {
     }
     table ??= node.table ??= new MethodTable(template);
     const existing = table.byMethod[method] as (T & { label?: string }) | undefined;
-    if (existing !== undefined) throw new Error(`route conflict: ${label} is declared twice (${describe(existing)} and ${label})`);
+    if (existing !== undefined) throw new SkiffStartupError('SKIFF_ROUTE_CONFLICT', `${label} is declared twice (${describe(existing)} and ${label})`);
     table.byMethod[method] = value;
     const methods = Object.keys(table.byMethod);
     if (methods.includes('GET')) methods.push('HEAD');

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { Deadline } from '../deadline.ts';
+import type { HttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Dependency, DependencyValues } from './dependency.ts';
 import type { Reply } from './reply.ts';
@@ -128,12 +129,13 @@ export interface RequestContext {
   principal: string | undefined;
 }
 
-export interface Context<S extends RouteShape> extends RequestContext {
+/** `R`: the dependencies of the router the route is declared on, typed in `deps` with the route's own. */
+export interface Context<S extends RouteShape, R = {}> extends RequestContext {
   params: In<S['params'], Record<string, string>>;
   query: In<S['query'], Record<string, never>>;
   headers: In<S['headers'], Record<string, never>>;
   body: In<S['body'], undefined>;
-  deps: DependencyValues<S['deps']>;
+  deps: DependencyValues<S['deps']> & DependencyValues<R>;
   /** An explicit answer: any declared status, its body type-checked against that status's schema, plus headers. */
   reply<C extends keyof Responses<S> & number>(status: C, body: NoInfer<BodyOf<Responses<S>[C]>>, headers?: Record<string, string>): Reply;
   /**
@@ -143,7 +145,25 @@ export interface Context<S extends RouteShape> extends RequestContext {
   stream<C extends keyof Responses<S> & number>(status: C, body: StreamBody, headers?: Record<string, string>, options?: StreamOptions): Reply;
 }
 
-export type Handler<S extends RouteShape> = (ctx: Context<S>) => SuccessBody<S> | Reply | Promise<SuccessBody<S> | Reply>;
+export type Handler<S extends RouteShape, R = {}> = (ctx: Context<S, R>) => SuccessBody<S> | Reply | Promise<SuccessBody<S> | Reply>;
+
+/**
+ * What an error handler or the not-found handler answers with: a problem (`HttpError`, sent as problem+json
+ * with its headers) or a `Reply` (its body sent as JSON, or as given when it is a string or Buffer and the reply
+ * sets a content-type).
+ */
+export type ErrorAnswer = HttpError | Reply;
+
+/**
+ * Consulted, in the order registered, before the default answer to any error a request meets (thrown by a
+ * dependency, an interceptor or a handler, or a 404/405/422 of the core): map a domain error, add headers,
+ * report to a tracker. Nothing returned: the next handler, then the default (an HttpError's own problem, else a
+ * logged 500). One that throws is logged and skipped to the default. Not consulted once the response has begun.
+ */
+export type ErrorHandler = (err: unknown, ctx: RequestContext) => ErrorAnswer | undefined | void;
+
+/** Answers a path no route matches (default: the NOT_FOUND problem). `ctx.route` is ''. */
+export type NotFoundHandler = (ctx: RequestContext) => ErrorAnswer;
 
 /** A route as the app knows it after composition: what the OpenAPI generator reads. */
 export interface RouteInfo {

@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { createCache, redisCacheStore, type Cache, type CacheOptions } from '../../src/cache/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../../src/redis/index.ts';
+import { closeRedis, createRedis, pingRedis, redisErrorAnswer, type Redis } from '../../src/redis/index.ts';
 import { HttpError, createApp, createRouter, defineDependency, type App } from '../../src/router/index.ts';
 import { testClient, type TestClient } from '../../src/testing/index.ts';
 import { startTestRedis, type TestRedis } from './redis.ts';
@@ -105,7 +105,7 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
     }, async () => {
       await cache.invalidate({ tags: ['things'] });
   });
-  const app = createApp({ log: createLogger('silent'), redisTimeoutMs: hooks.redisTimeoutMs });
+  const app = createApp({ log: createLogger('silent'), redisTimeoutMs: hooks.redisTimeoutMs, onError: redisErrorAnswer });
   app.include(router);
   return { app, calls, failing, slowMs };
 }
