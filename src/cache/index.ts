@@ -6,15 +6,17 @@ import type { Collector, MetricFamily } from '../metrics/index.ts';
 import { Deadline } from '../deadline.ts';
 import type { Redis } from '../redis/index.ts';
 import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
-import { cacheRoute, FAILED, type CacheInterceptor, type CacheRouteOptions, type CacheRuntime } from './interceptor.ts';
+import { cacheRoute, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 import { memoryCacheStore } from './memory-store.ts';
 import { redisCacheStore } from './redis-store.ts';
+import { FAILED, type CacheRuntime } from './runtime.ts';
 import type { CacheStore, InvalidateSpec } from './store.ts';
 
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
 export { redisCacheStore } from './redis-store.ts';
 export { requestKey, normalisePath, type KeyParts } from './request-key.ts';
-export { documentCaching, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
+export { type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
+export { documentCaching } from './openapi.ts';
 export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
 export type { CacheCounters, BreakerState } from './breaker.ts';
 
