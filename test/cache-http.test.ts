@@ -5,6 +5,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { cacheCollector, createCache, documentCaching, memoryCacheStore, type Cache } from '../src/cache/index.ts';
 import { renderPrometheus, type MetricFamily } from '../src/metrics/index.ts';
 import { createLogger } from '../src/log.ts';
+import { defineDependency } from '../src/router/index.ts';
 import { testClient, type TestClient, type TestResponse } from '../src/testing/index.ts';
 import { cacheTestApp, startCacheHarness, type CacheHarness } from './support/cache-app.ts';
 
@@ -88,16 +89,23 @@ test('Authorization or Cookie on a public route bypasses the cache', async () =>
   assert.equal(x(await client.get('/things/c')), 'HIT');
 });
 
-test('a private route keys on the principal: one user never receives another user\'s response', async () => {
-  const alice = await client.get('/me', { headers: { 'x-user': 'alice' } });
-  const bob = await client.get('/me', { headers: { 'x-user': 'bob' } });
-  const alice2 = await client.get('/me', { headers: { 'x-user': 'alice' } });
-  const bob2 = await client.get('/me', { headers: { 'x-user': 'bob' } });
-  assert.deepEqual([alice.json().name, bob.json().name, alice2.json().name, bob2.json().name], ['alice', 'bob', 'alice', 'bob']);
-  assert.deepEqual([x(alice), x(bob), x(alice2), x(bob2)], ['MISS', 'MISS', 'HIT', 'HIT']);
-  assert.match(alice2.headers.get('cache-control')!, /^private, max-age=/);
-  assert.equal((await client.get('/me')).status, 401);
-  assert.equal(t.calls.me, 2);
+for (const path of ['/me', '/me/named']) {
+  test(`a private route keys on the principal (${path}): one user never receives another user's response`, async () => {
+    const alice = await client.get(path, { headers: { 'x-user': 'alice' } });
+    const bob = await client.get(path, { headers: { 'x-user': 'bob' } });
+    const alice2 = await client.get(path, { headers: { 'x-user': 'alice' } });
+    const bob2 = await client.get(path, { headers: { 'x-user': 'bob' } });
+    assert.deepEqual([alice.json().name, bob.json().name, alice2.json().name, bob2.json().name], ['alice', 'bob', 'alice', 'bob']);
+    assert.deepEqual([x(alice), x(bob), x(alice2), x(bob2)], ['MISS', 'MISS', 'HIT', 'HIT']);
+    assert.match(alice2.headers.get('cache-control')!, /^private, max-age=/);
+    assert.equal((await client.get(path)).status, 401);
+    assert.equal(t.calls[path.slice(1)], 2);
+  });
+}
+
+test('a private route\'s principal option: a dependency that names no principal is refused when the route is declared', () => {
+  const anonymous = defineDependency({ name: 'anonymous', resolve: () => ({}) });
+  assert.throws(() => cache.route({ ttl: 60, scope: 'private', principal: anonymous }), /dependency "anonymous" names no principal/);
 });
 
 test('tag invalidation and namespace clear drop entries; a client never reads its own write stale', async () => {

@@ -2,7 +2,7 @@
 // coalescing, then a fill lock shared by every process), serves stale while one refresh runs or when the handler
 // fails, and answers If-None-Match with 304 (render.ts). Store trouble is a bypass, never a failed or a hung request.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Interceptor, Outcome, RequestContext } from '../router/index.ts';
+import type { Dependency, Interceptor, Outcome, RequestContext } from '../router/index.ts';
 import { decodeEntry, type StoredResponse } from './entry.ts';
 import { RouteFills, type EntryPolicy } from './fill.ts';
 import { requestDirectives } from './http.ts';
@@ -27,8 +27,12 @@ export interface CacheRouteOptions {
   /** Request headers that carry credentials: on a `public` route a request with any of them bypasses the cache
    *  (default `authorization`, `cookie`; add e.g. `x-api-key` when the app authenticates with it). */
   credentialHeaders?: string[];
-  /** The caller's identity on `private` routes; default `ctx.principal` (what the route's dependency names). */
-  principal?: (ctx: RequestContext) => string | undefined;
+  /**
+   * The caller's identity on `private` routes. Default: `ctx.principal`, which the core sets from the route's
+   * authenticating dependency. Naming that dependency (`principal: apiKey`) says which one keys the entries and
+   * is checked here: it must declare `principal()`. Or a function of the request.
+   */
+  principal?: Dependency<unknown> | ((ctx: RequestContext) => string | undefined);
   /** Seconds after freshness during which a stale response is served at once while one refresh runs. */
   staleWhileRevalidate?: number;
   /** Seconds after freshness during which a stale response replaces a failed (5xx or thrown) handler answer. */
@@ -45,6 +49,17 @@ export interface CacheInterceptor extends Interceptor {
 
 export interface CacheInterceptor extends Interceptor {
   openapi(operation: Record<string, unknown>): void;
+}
+
+const callerPrincipal = (ctx: RequestContext): string | undefined => ctx.principal;
+
+function principalOf(option: CacheRouteOptions['principal']): (ctx: RequestContext) => string | undefined {
+  if (typeof option === 'function') return option;
+  if (option !== undefined && typeof option.principal !== 'function') {
+    throw new TypeError(`cache.route: the dependency "${option.name}" names no principal (it has no principal())`);
+  }
+  // The core set ctx.principal from the dependency when it resolved, before any interceptor runs.
+  return callerPrincipal;
 }
 
 const shareable = (body: Outcome['body']): boolean => body === null || typeof body === 'string' || Buffer.isBuffer(body);
@@ -71,7 +86,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     for (let i = 0; i < credentialHeaders.length; i++) if (headers[credentialHeaders[i]] !== undefined) return true;
     return false;
   };
-  const principalOf = options.principal ?? ((ctx: RequestContext) => ctx.principal);
+  const principal = principalOf(options.principal);
   const policy = entryPolicy(options);
   const { store, counters } = rt;
   const responses = new CacheResponses(rt.cacheName, scope, counters);
@@ -127,11 +142,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled) return next();
       const headers = ctx.req.headers;
       if (scope === 'public' && carriesCredentials(headers)) return responses.bypass(await next(), 'credentials');
-      const principal = scope === 'private' ? principalOf(ctx) : undefined;
-      if (scope === 'private' && principal === undefined) return responses.bypass(await next(), 'no-principal');
+      const caller = scope === 'private' ? principal(ctx) : undefined;
+      if (scope === 'private' && caller === undefined) return responses.bypass(await next(), 'no-principal');
       const ref: EntryRef = {
         namespace: options.namespace ?? ctx.route,
-        id: requestKey({ method, path: ctx.path, query: ctx.query, vary: policy.vary, headers, principal }),
+        id: requestKey({ method, path: ctx.path, query: ctx.query, vary: policy.vary, headers, principal: caller }),
       };
       const deadline = ctx.deadline;
       if (!(await rt.settleInvalidations(deadline))) return responses.bypass(await next(), 'store-unavailable');

@@ -73,6 +73,11 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
       // No principal option: the cache reads ctx.principal, which the core sets from the dependency.
       use: [cache.route({ ttl: 60, scope: 'private' })],
     }, (ctx) => ({ name: ctx.deps.user.name, n: count('me') }));
+  router.get('/me/named', {
+      deps: { user },
+      response: { 200: Type.Object({ name: Type.String(), n: Type.Integer() }) },
+      use: [cache.route({ ttl: 60, scope: 'private', principal: user })],
+    }, (ctx) => ({ name: ctx.deps.user.name, n: count('me/named') }));
   router.get('/slow', {
       response: { 200: Thing },
       use: [cache.route({ ttl: 60, scope: 'public', namespace: 'slow' })],
