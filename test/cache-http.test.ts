@@ -8,6 +8,7 @@ import { createLogger } from '../src/log.ts';
 import { defineDependency } from '../src/router/index.ts';
 import { testClient, type TestClient, type TestResponse } from '../src/testing/index.ts';
 import { cacheTestApp, startCacheHarness, type CacheHarness } from './support/cache-app.ts';
+import { testClock } from './support/clock.ts';
 
 let h: CacheHarness;
 let cache: Cache;
@@ -15,8 +16,11 @@ let t: CacheHarness;
 let client: TestClient;
 const log = createLogger('silent');
 
+// Freshness is judged by this clock: tests move it past a TTL instead of sleeping (Redis keeps real time).
+const clock = testClock();
+
 before(async () => {
-  h = await startCacheHarness({ timeoutMs: 500, maxBodyBytes: 10_000 });
+  h = await startCacheHarness({ timeoutMs: 500, maxBodyBytes: 10_000, clock });
   ({ cache, client } = h);
   t = h;
 });
@@ -177,7 +181,7 @@ test('concurrent misses in one process run the handler once and all get its resp
 
 test('stale-while-revalidate: a stale entry is served at once while one refresh runs', async () => {
   assert.equal((await client.get('/swr')).json().n, 1);
-  await sleep(400);
+  clock.elapse(31_000);
   const stale = await Promise.all([client.get('/swr'), client.get('/swr'), client.get('/swr')]);
   assert.ok(stale.every((r) => x(r) === 'STALE' && r.json().n === 1), 'stale served');
   assert.equal(stale[0].headers.get('cache-control'), 'public, max-age=0');
@@ -189,7 +193,7 @@ test('stale-while-revalidate: a stale entry is served at once while one refresh 
 
 test('stale-if-error: a failing handler is answered with the stale entry within the window', async () => {
   assert.equal((await client.get('/stale-if-error')).json().n, 1);
-  await sleep(400);
+  clock.elapse(31_000);
   t.failing.on = true;
   const stale = await client.get('/stale-if-error');
   assert.deepEqual([stale.status, x(stale), stale.json().n], [200, 'STALE', 1]);

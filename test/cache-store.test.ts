@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { memoryCacheStore, redisCacheStore, type CacheStore } from '../src/cache/index.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
+import { testClock } from './support/clock.ts';
 import { entryValue, storeContract } from './support/cache-store-contract.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 
@@ -19,8 +20,9 @@ after(async () => {
   await server.stop();
 });
 
-storeContract('memory', () => memoryCacheStore({ maxEntries: 1000, maxBytes: 1 << 20 }));
-storeContract('redis', () => redisCacheStore(client, 'test:'));
+const memoryTime = testClock();
+storeContract('memory', () => memoryCacheStore({ maxEntries: 1000, maxBytes: 1 << 20 }), { now: memoryTime.now, elapse: async (ms) => memoryTime.elapse(ms) });
+storeContract('redis', () => redisCacheStore(client, 'test:'), { now: Date.now, elapse: (ms) => new Promise((r) => setTimeout(r, ms)) });
 
 const put = async (store: CacheStore, id: string, bytes: number) => {
   const ref = { namespace: 'lru', id };
@@ -28,13 +30,13 @@ const put = async (store: CacheStore, id: string, bytes: number) => {
   const claim = await store.claim(ref, id, 1000, now, []);
   return store.put(ref, { value: entryValue(now + 60_000, Buffer.alloc(bytes)), lifetimeMs: 60_000, epoch: claim.epoch, token: id, tags: [], now });
 };
-const present = async (store: CacheStore, ids: string[]) => Promise.all(ids.map(async (id) => (await store.get({ namespace: 'lru', id })) !== null));
+const present = async (store: CacheStore, ids: string[]) => Promise.all(ids.map(async (id) => (await store.get({ namespace: 'lru', id }, Date.now())) !== null));
 
 test('memory: the least recently used entry goes first when the entry bound is reached', async () => {
   const store = memoryCacheStore({ maxEntries: 2, maxBytes: 1 << 20 });
   await put(store, 'a', 10);
   await put(store, 'b', 10);
-  await store.get({ namespace: 'lru', id: 'a' });
+  await store.get({ namespace: 'lru', id: 'a' }, Date.now());
   await put(store, 'c', 10);
   assert.deepEqual(await present(store, ['a', 'b', 'c']), [true, false, true]);
 });

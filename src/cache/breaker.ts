@@ -1,4 +1,5 @@
 // Fail-open plumbing: a circuit breaker in front of the store, and the counters /metrics reads.
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -28,14 +29,16 @@ export class CircuitBreaker {
     private readonly log: Logger,
     /** Asks the store whether it answers; must settle on its own (bounded). */
     private readonly probe: () => Promise<unknown>,
+    /** Times the cool-down. */
+    private readonly clock: Clock,
   ) {}
 
   /** Whether a call may go to the store now: only while closed. */
-  allow(now: number): boolean {
+  allow(): boolean {
     if (this.state === 'closed') return true;
-    if (this.state === 'open' && now >= this.openUntil) {
+    if (this.state === 'open' && this.clock.now() >= this.openUntil) {
       this.state = 'half-open';
-      this.probe().then(() => this.success(), (err: unknown) => this.failure(err, Date.now()));
+      this.probe().then(() => this.success(), (err: unknown) => this.failure(err));
     }
     return false;
   }
@@ -48,7 +51,7 @@ export class CircuitBreaker {
     }
   }
 
-  failure(err: unknown, now: number): void {
+  failure(err: unknown): void {
     this.failures++;
     if (this.state === 'half-open' || (this.state === 'closed' && this.failures >= this.options.failureThreshold)) {
       if (this.state === 'closed') {
@@ -56,7 +59,7 @@ export class CircuitBreaker {
         this.log.warn('cache store failing; serving without cache', { err: err instanceof Error ? err.message : String(err), cooldown_ms: this.options.cooldownMs });
       }
       this.state = 'open';
-      this.openUntil = now + this.options.cooldownMs;
+      this.openUntil = this.clock.now() + this.options.cooldownMs;
     }
   }
 }

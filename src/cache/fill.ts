@@ -95,12 +95,13 @@ export class RouteFills {
 
   #claim(ref: EntryRef, token: string, deadline: Deadline) {
     const { rt } = this;
-    return rt.guarded(deadline, () => rt.store.claim(ref, token, rt.lockTtlMs, Date.now(), this.policy.tags));
+    return rt.guarded(deadline, () => rt.store.claim(ref, token, rt.lockTtlMs, rt.clock.now(), this.policy.tags));
   }
 
   async #claimAndRun(ref: EntryRef, next: () => Promise<Outcome>, deadline: Deadline, fallback: StoredResponse | null, revalidate: boolean): Promise<FillResult> {
     const token = newToken();
-    // A dead lock holder delays others until its lock expires; past twice that, give up waiting and run unlocked.
+    // A dead lock holder delays others until its lock expires; past twice that, give up waiting and run unlocked
+    // (real time: this is how long the request waits).
     const giveUpAt = Date.now() + 2 * this.rt.lockTtlMs;
     let delay = 5;
     for (;;) {
@@ -170,7 +171,7 @@ export class RouteFills {
     const headers: Record<string, string> = {};
     for (const name of p.kept) if (outcome.headers[name] !== undefined) headers[name] = outcome.headers[name];
     if (p.varyHeader !== null) headers.vary = p.varyHeader;
-    const now = Date.now();
+    const now = this.rt.clock.now();
     const freshUntil = now + p.ttlMs;
     const etag = outcome.headers.etag ?? strongEtag(outcome.status, headers['content-type'] ?? '', body);
     return {

@@ -1,5 +1,6 @@
 // Public face of the response cache: `createCache()` over a Redis or in-memory store; `cache.route()` is the
 // interceptor a route lists in `use`; `cache.invalidate()` is for handlers and jobs; `cache.counters()` for /metrics.
+import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Collector, MetricFamily } from '../metrics/index.ts';
@@ -38,6 +39,9 @@ export interface CacheOptions {
   breaker?: Partial<BreakerOptions>;
   /** The cache's name in `Cache-Status` (default `skiff`). */
   name?: string;
+  /** Judges freshness, Age, the stale windows and the breaker's cool-down (default the system clock); tests pass
+   *  one they move. Redis still expires keys on its own time. */
+  clock?: Clock;
 }
 
 export interface Cache {
@@ -59,19 +63,20 @@ export function createCache(options: CacheOptions): Cache {
   const log = options.log.child({ component: 'cache', store: options.store.kind });
   const store = options.store;
   const counters = zeroCounters();
-  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log, () => new Deadline(options.timeoutMs).bound(store.ping()));
+  const clock = options.clock ?? systemClock;
+  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log, () => new Deadline(options.timeoutMs).bound(store.ping()), clock);
   const pending: InvalidateSpec[] = [];
   const enabled = options.enabled ?? true;
 
   async function guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED> {
-    if (deadline.spent || !breaker.allow(Date.now())) return FAILED;
+    if (deadline.spent || !breaker.allow()) return FAILED;
     try {
       const value = await deadline.bound(call());
       breaker.success();
       return value;
     } catch (err) {
       counters.storeErrors++;
-      breaker.failure(err, Date.now());
+      breaker.failure(err);
       return FAILED;
     }
   }
@@ -92,6 +97,7 @@ export function createCache(options: CacheOptions): Cache {
     lockTtlMs: options.lockTtlMs ?? 10_000,
     honorNoCache: options.honorNoCache ?? false,
     enabled,
+    clock,
   };
 
   return {

@@ -94,7 +94,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
 
   /** Answers from the entry found (fresh, or stale within staleWhileRevalidate), else through a fill. */
   function serve(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, entry: StoredResponse | null): Outcome | Promise<Outcome> {
-    const now = Date.now();
+    const now = rt.clock.now();
     const directives = requestDirectives(ctx.req.headers);
     const revalidate = directives.noCache && rt.honorNoCache;
     if (entry !== null && !revalidate) {
@@ -121,17 +121,17 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       const result = await flight;
       // A stream cannot be shared: this request runs the handler itself.
       if (result.kind === 'outcome' && !shareable(result.outcome.body)) return responses.labelled(await next(), 'MISS', 'fwd=uri-miss');
-      return responses.fill(result, ctx, false, replacing, Date.now());
+      return responses.fill(result, ctx, false, replacing, rt.clock.now());
     }
     counters.misses++;
     const result = await fills.lead(ref, next, ctx.deadline, fallback, revalidate);
-    return responses.fill(result, ctx, true, replacing, Date.now());
+    return responses.fill(result, ctx, true, replacing, rt.clock.now());
   }
 
   async function fillUnclaimed(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, fallback: StoredResponse | null, replacing: boolean): Promise<Outcome> {
     counters.misses++;
     const result = await fills.runUnclaimed(ref, next, ctx.deadline, fallback);
-    return responses.fill(result, ctx, true, replacing, Date.now());
+    return responses.fill(result, ctx, true, replacing, rt.clock.now());
   }
 
   return {
@@ -150,7 +150,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       };
       const deadline = ctx.deadline;
       if (!(await rt.settleInvalidations(deadline))) return responses.bypass(await next(), 'store-unavailable');
-      const raw = await rt.guarded(deadline, () => store.get(ref));
+      const raw = await rt.guarded(deadline, () => store.get(ref, rt.clock.now()));
       if (raw === FAILED) return responses.bypass(await next(), 'store-unavailable');
       return serve(ctx, next, ref, raw === null ? null : decodeEntry(raw));
     },

@@ -60,8 +60,8 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
   return {
     kind: 'memory',
 
-    async get(ref) {
-      return live(slotKey(ref), Date.now())?.value ?? null;
+    async get(ref, now) {
+      return live(slotKey(ref), now)?.value ?? null;
     },
 
     async claim(ref, token, lockTtlMs, now, tags): Promise<FillClaim> {

@@ -1,5 +1,6 @@
 // What the interceptors of one cache share (built by createCache): the store behind its guard, the counters and
 // the settings that are the cache's rather than a route's.
+import type { Clock } from '../clock.ts';
 import type { Deadline } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import type { CacheCounters } from './breaker.ts';
@@ -16,6 +17,8 @@ export interface CacheRuntime {
   readonly lockTtlMs: number;
   readonly honorNoCache: boolean;
   readonly enabled: boolean;
+  /** The time freshness, Age and the stale windows are judged by (createCache's `clock`). */
+  readonly clock: Clock;
   /** Runs a store call under the circuit breaker and the request's Redis deadline; FAILED instead of throwing
    *  or hanging (and at once when the circuit is open or the deadline spent). */
   guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED>;

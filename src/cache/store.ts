@@ -34,8 +34,8 @@ export interface InvalidateSpec {
 
 export interface CacheStore {
   readonly kind: 'redis' | 'memory';
-  /** The stored entry, fresh or stale, or null. */
-  get(ref: EntryRef): Promise<Buffer | null>;
+  /** The stored entry, fresh or stale, or null; `now` is the cache's clock (a store that expires entries itself may ignore it). */
+  get(ref: EntryRef, now: number): Promise<Buffer | null>;
   /**
    * Returns a fresh entry, or tries to take the fill lock (token, TTL). Registers the namespace under `tags`
    * first, so an invalidation by tag that runs while the handler reads sees this namespace and moves its epoch.

@@ -89,11 +89,11 @@ export function cacheTestApp(cache: Cache, hooks: { onSlow?: () => Promise<void>
     });
   router.get('/swr', {
       response: { 200: Thing },
-      use: [cache.route({ ttl: 0.3, staleWhileRevalidate: 60, scope: 'public' })],
+      use: [cache.route({ ttl: 30, staleWhileRevalidate: 60, scope: 'public' })],
     }, () => ({ id: 'swr', n: count('swr') }));
   router.get('/stale-if-error', {
       response: { 200: Thing },
-      use: [cache.route({ ttl: 0.3, staleIfError: 60, scope: 'public' })],
+      use: [cache.route({ ttl: 30, staleIfError: 60, scope: 'public' })],
     }, () => {
       const n = count('stale-if-error');
       if (failing.on) throw new Error('backend down');
