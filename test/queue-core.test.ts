@@ -8,6 +8,7 @@ import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { createQueue, cronNext, parseCron, queueCollector, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { testClock } from './support/clock.ts';
 import { until } from './support/queue.ts';
 import { echo, flaky, nap, slowTimeout, TEST_JOBS } from './support/queue-jobs.ts';
 
@@ -16,6 +17,8 @@ let redis: Redis;
 let queue: Queue;
 const log = createLogger('silent');
 const workers: Worker[] = [];
+// Due dates are judged by this clock: tests move it past a delay instead of sleeping (Redis keeps real time).
+const clock = testClock();
 
 function worker(options: { maxJobs?: number; graceMs?: number } = {}): Worker {
   // A lease well above a loaded machine's heartbeat delays: these tests are not about lost leases.
@@ -35,7 +38,7 @@ before(async () => {
   server = await startTestRedis();
   redis = createRedis({ url: server.url, commandTimeoutMs: 500, log });
   await until(() => redis.isReady);
-  queue = createQueue({ redis, prefix: 'qt:', jobs: TEST_JOBS, commandTimeoutMs: 2000 });
+  queue = createQueue({ redis, prefix: 'qt:', jobs: TEST_JOBS, commandTimeoutMs: 2000, clock });
 });
 beforeEach(async () => {
   await stopWorkers();
@@ -76,10 +79,13 @@ test('the lifecycle goes deferred → queued → in_progress → retrying → qu
   await listener.ping(); // a message published before the job settled would have arrived before this answer
   assert.deepEqual(seen, []);
   await redis.del(queue.keys.job(id));
-  await redis.zAdd(queue.keys.listeners, { score: Date.now() + 60_000, value: 'this test' });
-  const job = await queue.enqueue(flaky, { failures: 1 }, { id, delayMs: 150 });
+  // Registered past the clock's jump below: listeners lapse on the queue's clock.
+  await redis.zAdd(queue.keys.listeners, { score: clock.now() + 7_200_000, value: 'this test' });
+  // Due in an hour: it runs once the clock is moved past that, not after a sleep.
+  const job = await queue.enqueue(flaky, { failures: 1 }, { id, delayMs: 3_600_000 });
   assert.equal(job.id, id);
   assert.equal(job.initialStatus, 'deferred');
+  clock.elapse(3_600_000);
   await settled(id);
   await until(() => seen.at(-1) === 'complete');
   await listener.close();

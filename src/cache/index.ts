@@ -20,6 +20,7 @@ export { type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts'
 export { documentCaching } from './openapi.ts';
 export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
 export type { CacheCounters, BreakerState } from './breaker.ts';
+export type { Clock } from '../clock.ts';
 
 export interface CacheOptions {
   store: CacheStore;

@@ -3,6 +3,7 @@
 // tick runs once however many workers schedule it. Timers wait in steps of at most MAX_TIMER_MS: setTimeout
 // fires a longer delay after 1 ms, which made monthly and yearly schedules fire early and spin.
 import type { Static, TSchema } from '@sinclair/typebox';
+import { systemClock, type Clock } from '../clock.ts';
 import type { JobDefinition } from './job.ts';
 
 export interface CronSchedule {
@@ -93,24 +94,26 @@ export function cronNext(s: CronSchedule, afterMs: number): number {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Time and timers for a cron schedule; tests pass a fake one. */
-export interface CronClock {
-  now(): number;
+export interface CronClock extends Clock {
   setTimeout(fire: () => void, ms: number): unknown;
   clearTimeout(timer: unknown): void;
 }
 
-export const systemClock: CronClock = {
-  now: () => Date.now(),
-  setTimeout: (fire, ms) => setTimeout(fire, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
+/** Node's timers on `clock`'s time (a worker passes its queue's clock). */
+export function cronClock(clock: Clock = systemClock): CronClock {
+  return {
+    now: () => clock.now(),
+    setTimeout: (fire, ms) => setTimeout(fire, ms),
+    clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+  };
+}
 
 /**
  * Calls `fire(tick)` at each tick of the schedule, never before it: the wait is re-armed in steps of at most
  * MAX_TIMER_MS and checked against the clock when each step ends. Ticks missed while the process was away are
  * skipped (the next one counts from now). Returns a function that stops it.
  */
-export function scheduleCron(schedule: CronSchedule, fire: (tick: number) => void, clock: CronClock = systemClock): () => void {
+export function scheduleCron(schedule: CronSchedule, fire: (tick: number) => void, clock: CronClock = cronClock()): () => void {
   let timer: unknown;
   let stopped = false;
   const wait = (tick: number): void => {

@@ -88,7 +88,7 @@ class JobChannels {
    */
   #register(): Promise<unknown> {
     const { redis, keys } = this.queue;
-    const now = Date.now();
+    const now = this.queue.clock.now();
     return Promise.all([
       redis.zRemRangeByScore(keys.listeners, '-inf', now),
       redis.zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }),

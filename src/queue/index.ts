@@ -4,6 +4,7 @@ export { createQueue, JOB_ID_PATTERN, Queue, type QueueOptions, type EnqueueOpti
 export { startWorker, STOP_SLACK_MS, type Worker, type WorkerOptions } from './worker.ts';
 export { JobInterrupted } from './attempt.ts';
 export { cron, parseCron, cronNext, scheduleCron, MAX_TIMER_MS, type CronEntry, type CronClock } from './cron.ts';
+export type { Clock } from '../clock.ts';
 export { queueKeys, type QueueKeys } from './keys.ts';
 export { createJobsRouter, type JobsRouterOptions } from './routes.ts';
 export { queueCollector } from './metrics.ts';

@@ -2,6 +2,7 @@
 // bounded Redis round trip; when Redis is away it fails fast with HttpError 503 instead of waiting.
 import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
+import { systemClock, type Clock } from '../clock.ts';
 import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
 import { GUARD_GRACE_MS, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
@@ -19,6 +20,12 @@ export interface QueueOptions {
   jobs: JobDefinition[];
   /** Bound on each producer call (default 1000 ms). */
   commandTimeoutMs?: number;
+  /**
+   * The time of due dates (delays, retries, cron ticks), of the timestamps a job records and of worker and
+   * listener registrations, for producers and this queue's workers alike (default the system clock); tests pass
+   * one they move. Deadlines stay on real time: Redis checks them against its own clock.
+   */
+  clock?: Clock;
 }
 
 export interface EnqueueOptions {
@@ -108,6 +115,7 @@ export class Queue {
   readonly keys: QueueKeys;
   readonly redis: Redis;
   readonly jobs = new Map<string, JobDefinition>();
+  readonly clock: Clock;
   readonly #timeoutMs: number;
   /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
@@ -119,6 +127,7 @@ export class Queue {
     this.keys = queueKeys(options.prefix, this.name);
     this.redis = options.redis;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
     for (const job of options.jobs) this.jobs.set(job.name, job);
   }
 
@@ -134,9 +143,8 @@ export class Queue {
     const key = options.idempotencyKey;
     const owner = options.owner ?? '';
     const dedupe = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
-    const now = Date.now();
-    const deadline = Math.min(options.deadline ?? Infinity, now + this.#timeoutMs);
-    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? now + options.delayMs : 0;
+    const deadline = Math.min(options.deadline ?? Infinity, Date.now() + this.#timeoutMs);
+    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? this.clock.now() + options.delayMs : 0;
     const [created, status, id] = await this.#add([
       given ?? randomUUID(), job.name, dedupe !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
       dedupe, String(job.keepResultS), owner,
@@ -184,7 +192,7 @@ export class Queue {
     };
     const now = Date.now();
     if (deadline <= now) return refuse();
-    const args = [this.keys.jobPrefix, String(now), String(deadline)];
+    const args = [this.keys.jobPrefix, String(this.clock.now()), String(deadline)];
     for (const add of batch) for (const arg of add.job) args.push(arg);
     this.#addCallsInFlight++;
     // Answers reach callers one turn later, after the next group's write (queued first) has left.
@@ -215,14 +223,14 @@ export class Queue {
   async abort(id: string, caller: { principal?: string; operator?: boolean } = { operator: true }): Promise<AbortOutcome> {
     if (!JOB_ID.test(id)) return 'not_found';
     return this.#call<AbortOutcome>(SCRIPTS.abortJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
-      this.keys.group, id, String(Date.now()), this.keys.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0',
+      this.keys.group, id, String(this.clock.now()), this.keys.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0',
     ]);
   }
 
   /** Re-enqueues up to `limit` dead letters, oldest first; returns how many. */
   async replayDead(limit = 100): Promise<number> {
     return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
-      this.keys.jobPrefix, String(Date.now()), String(limit),
+      this.keys.jobPrefix, String(this.clock.now()), String(limit),
     ]);
   }
 
@@ -245,7 +253,7 @@ export class Queue {
       this.redis.xLen(k.dead),
       this.redis.hGetAll(k.stats),
       this.redis.sendCommand(['XINFO', 'GROUPS', k.stream]) as Promise<Record<string, unknown>[]>,
-      this.redis.zCount(k.workers, Date.now(), '+inf'),
+      this.redis.zCount(k.workers, this.clock.now(), '+inf'),
     ]));
     const group = groups.find((g) => g.name === k.group);
     const lastDelivered = String(group?.['last-delivered-id'] ?? '0-0');
@@ -259,6 +267,7 @@ export class Queue {
       inProgress,
       delayed,
       dead,
+      // Real time: an entry id is Redis's clock.
       oldestQueuedMs: next.length ? Math.max(0, Date.now() - Number(next[0][0].split('-')[0])) : 0,
       processed: Number(counters.processed ?? 0),
       failed: Number(counters.failed ?? 0),
@@ -269,7 +278,7 @@ export class Queue {
 
   /** Live workers (those whose heartbeat has not lapsed). */
   async liveWorkers(): Promise<string[]> {
-    return this.#bounded(this.redis.zRangeByScore(this.keys.workers, Date.now(), '+inf'));
+    return this.#bounded(this.redis.zRangeByScore(this.keys.workers, this.clock.now(), '+inf'));
   }
 
   #call<T>(script: Script, keys: string[], args: string[]): Promise<T> {

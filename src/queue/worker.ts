@@ -5,7 +5,7 @@
 import { errorFields, type Logger } from '../log.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
 import { Attempt, JobInterrupted } from './attempt.ts';
-import { scheduleCron, type CronEntry } from './cron.ts';
+import { cronClock, scheduleCron, type CronEntry } from './cron.ts';
 import { backoffDelay } from './job.ts';
 import { DEAD_LETTER_MAX } from './keys.ts';
 import type { Queue } from './queue.ts';
@@ -177,7 +177,8 @@ class QueueWorker implements Worker {
     this.#timers.push(every(requeueEveryMs(this.#leaseMs), () => this.#requeueStalled()));
     this.#timers.push(every(Math.max(10, Math.floor(this.#leaseMs / 2)), () => this.#retireConsumers('')));
     this.#timers.push(every(options.promoteEveryMs ?? 200, () => this.#promote()));
-    for (const entry of options.cron ?? []) this.#stopCrons.push(scheduleCron(entry.schedule, (tick) => this.#enqueueTick(entry, tick)));
+    const cronTime = cronClock(this.#queue.clock);
+    for (const entry of options.cron ?? []) this.#stopCrons.push(scheduleCron(entry.schedule, (tick) => this.#enqueueTick(entry, tick), cronTime));
     this.#reader = this.#read();
     this.#log.info('worker started', { max_jobs: this.#maxJobs, lease_ms: this.#leaseMs });
   }
@@ -249,7 +250,7 @@ class QueueWorker implements Worker {
   async #begin(entries: StreamEntry[], read: number): Promise<void> {
     if (entries.length === 0 && read <= 0) return;
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, this.consumer, String(Date.now()), String(DEAD_LETTER_MAX), String(read)];
+    const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read)];
     for (const [entry, fields] of entries) args.push(entry, fields[1]);
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
@@ -354,7 +355,7 @@ class QueueWorker implements Worker {
   #fail(run: Attempt, message: string): void {
     const def = run.def;
     if (def !== undefined && run.attempt < def.maxTries) {
-      this.#settle({ run, outcome: 'retry', value: message, retryAt: Date.now() + backoffDelay(def.backoff, run.attempt) });
+      this.#settle({ run, outcome: 'retry', value: message, retryAt: this.#queue.clock.now() + backoffDelay(def.backoff, run.attempt) });
     } else {
       this.#settle({ run, outcome: 'fail', value: message, retryAt: 0 });
     }
@@ -379,7 +380,7 @@ class QueueWorker implements Worker {
     this.#pending = [];
     if (batch.length === 0) return;
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, String(Date.now()), String(DEAD_LETTER_MAX)];
+    const args = [k.group, k.jobPrefix, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX)];
     for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
     const sentAt = performance.now();
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats, k.listeners], args);
@@ -414,7 +415,7 @@ class QueueWorker implements Worker {
 
   async #heartbeat(): Promise<void> {
     const k = this.#queue.keys;
-    const now = Date.now();
+    const now = this.#queue.clock.now();
     const runs = [...this.#running.values()];
     const args = [k.group, this.consumer, k.jobPrefix, String(now), String(now + this.#leaseMs)];
     for (const run of runs) args.push(run.jobId, run.entry, String(run.attempt));
@@ -447,7 +448,7 @@ class QueueWorker implements Worker {
 
   async #promote(): Promise<void> {
     const k = this.#queue.keys;
-    await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(Date.now()), '1000']);
+    await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(this.#queue.clock.now()), '1000']);
   }
 
   #enqueueTick(entry: CronEntry, tick: number): void {
