@@ -11,14 +11,14 @@ import { after, before, test } from 'node:test';
 import { createSkiffClient, isValidationProblem, type components, type Item } from '../clients/typescript/index.ts';
 import { openApiDocument } from '../src/openapi/index.ts';
 import { startExampleApp, TEST_API_KEY, type RunningExample } from './contract-app.ts';
-import { openApiContract } from './contract-openapi.ts';
+import { openApiContract } from '../src/testing/index.ts';
 
 let running: RunningExample;
 let client: ReturnType<typeof createSkiffClient>;
 
 before(async () => {
   running = await startExampleApp({ redis: true });
-  const contract = openApiContract(openApiDocument(running.app));
+  const contract = await openApiContract(openApiDocument(running.app));
   client = createSkiffClient({ baseUrl: running.client.url, fetch: contract.fetch, headers: { 'x-api-key': TEST_API_KEY } });
 });
 after(() => running.stop());

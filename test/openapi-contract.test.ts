@@ -7,9 +7,8 @@ import { Value } from '@sinclair/typebox/value';
 import { ProblemSchema, ValidationProblemSchema } from '../src/errors.ts';
 import { openApiDocument } from '../src/openapi/index.ts';
 import { compileSerializer } from '../src/schema/index.ts';
-import type { TestClient, TestResponse } from '../src/testing/index.ts';
 import { startExampleApp, TEST_API_KEY, type RunningExample } from './contract-app.ts';
-import { openApiContract, type OpenApiContract } from './contract-openapi.ts';
+import { openApiContract, type OpenApiContract, type TestClient, type TestResponse } from '../src/testing/index.ts';
 
 let running: RunningExample;
 let contract: OpenApiContract;
@@ -19,7 +18,7 @@ const json = { 'content-type': 'application/json' };
 
 before(async () => {
   running = await startExampleApp({ redis: true, env: { REDIS_COMMAND_TIMEOUT_MS: '200' } });
-  contract = openApiContract(openApiDocument(running.app));
+  contract = await openApiContract(openApiDocument(running.app));
   api = contract.wrap(running.client);
 });
 after(() => running.stop());

@@ -2,13 +2,14 @@
 // document (status documented, content type right, body valid against the schema, by a real JSON Schema
 // 2020-12 validator), and the (operation, status) pairs no test exercised can be listed.
 //
-//   const contract = openApiContract(openApiDocument(app));
-//   const api = contract.wrap(await testClient(app));   // or contract.fetch, or contract.check(...)
+//   const contract = await openApiContract(openApiDocument(app));
+//   const api = contract.wrap(await testClient(app));   // or inject(app), contract.fetch, contract.check(...)
 //   test('...', async (t) => { ...; t.diagnostic(contract.summary()) });
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-import type { TestClient, TestResponse } from '../src/testing/index.ts';
-import type { OpenApiDocument, Operation } from '../src/openapi/index.ts';
+//
+// The validator is Ajv, an optional peer dependency of skiff used only here: a service needs it in its
+// devDependencies to check its contract, and nothing that runs in production loads it.
+import type { OpenApiDocument, Operation } from '../openapi/index.ts';
+import { clientOf, type TestClient } from './client.ts';
 
 type Json = Record<string, unknown>;
 
@@ -43,7 +44,28 @@ export interface OpenApiContract {
 const pointer = (...parts: string[]): string => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 const isJson = (mediaType: string): boolean => mediaType === 'application/json' || mediaType.endsWith('+json');
 
-export function openApiContract(document: OpenApiDocument): OpenApiContract {
+/** Ajv's compiled validator, as used here (typed locally: Ajv's own types are absent where it is not installed). */
+type ValidateFunction = ((data: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+interface AjvInstance {
+  addSchema(schema: object, key: string): unknown;
+  compile(schema: object): ValidateFunction;
+}
+type AjvModules = [{ Ajv2020: new (options: object) => AjvInstance }, { default: { default: (ajv: AjvInstance) => unknown } }];
+// Names in variables: the type checker of a service without Ajv must not look for these modules.
+const AJV = 'ajv/dist/2020.js';
+const AJV_FORMATS = 'ajv-formats';
+
+/** Loads Ajv, or says how to install it. */
+async function loadAjv(): Promise<AjvModules> {
+  try {
+    return await Promise.all([import(AJV), import(AJV_FORMATS)]) as AjvModules;
+  } catch (err) {
+    throw new Error('openApiContract needs the packages ajv and ajv-formats: npm install --save-dev ajv ajv-formats', { cause: err });
+  }
+}
+
+export async function openApiContract(document: OpenApiDocument): Promise<OpenApiContract> {
+  const [{ Ajv2020 }, { default: addFormats }] = await loadAjv();
   const ajv = new Ajv2020({ strict: false, validateSchema: false, allErrors: true });
   addFormats.default(ajv);
   ajv.addSchema(document, 'openapi.json');
@@ -112,18 +134,11 @@ export function openApiContract(document: OpenApiDocument): OpenApiContract {
   };
 
   function wrap(client: TestClient): TestClient {
-    const request = async (method: string, path: string, options?: Parameters<TestClient['request']>[2]): Promise<TestResponse> => {
+    return clientOf(client.url, async (method, path, options) => {
       const response = await client.request(method, path, options);
       check(method, path, response);
       return response;
-    };
-    return {
-      url: client.url,
-      request,
-      get: (path, options) => request('GET', path, options),
-      post: (path, body, options) => request('POST', path, { ...options, body }),
-      close: () => client.close(),
-    };
+    }, () => client.close());
   }
 
   function unexercised(): string[] {
