@@ -2,7 +2,6 @@
 import type { App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
 import { createJobsRouter } from '../queue/index.ts';
-import { redisErrorAnswer } from '../redis/index.ts';
 import { createServiceApp, type Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
 import { appJobs, appQueue, exportsRouter } from './exports.ts';
@@ -14,8 +13,8 @@ export type { AppServices } from './services.ts';
 
 export function buildApp(services: AppServices): App {
   const { config, log } = services;
-  // Redis did not answer → 503 with Retry-After (and whether the request was applied).
-  const app = createServiceApp({ config, log, onError: redisErrorAnswer });
+  // With the service defaults: Redis did not answer → 503 with Retry-After (and whether the request was applied).
+  const app = createServiceApp({ config, log });
   app.include(healthRouter(services));
   app.include(itemsRouter(services), { prefix: '/v1' });
   const queue = appQueue(services);

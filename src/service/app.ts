@@ -1,5 +1,7 @@
-// An app with the settings of the service's environment: body limits, response validation, the Redis deadline.
+// An app as a service wants it: the settings of its environment (body limits, response validation, the Redis
+// deadline) and Redis failures answered 503.
 import type { Config } from '../config.ts';
+import { redisErrorAnswer } from '../redis/index.ts';
 import { createApp, type App, type AppOptions } from '../router/index.ts';
 
 export interface ServiceAppOptions extends AppOptions {
@@ -8,7 +10,7 @@ export interface ServiceAppOptions extends AppOptions {
 }
 
 export function createServiceApp({ config, ...options }: ServiceAppOptions = {}): App {
-  return createApp({
+  const app = createApp({
     ...(config && {
       bodyLimitBytes: config.bodyLimitBytes,
       jsonMaxDepth: config.jsonMaxDepth,
@@ -17,4 +19,7 @@ export function createServiceApp({ config, ...options }: ServiceAppOptions = {})
     }),
     ...options,
   });
+  // After the service's own handler (options.onError), which may answer a Redis failure its own way: Redis did not
+  // answer → 503 with Retry-After, saying whether the request was applied.
+  return app.onError(redisErrorAnswer);
 }
