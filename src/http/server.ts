@@ -5,10 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError, PROBLEM_CONTENT_TYPE } from '../errors.ts';
-import { drainHttpServer } from './drain.ts';
 import type { Logger } from '../log.ts';
 import type { App } from '../router/index.ts';
 import { createCors, type CorsOptions } from './cors.ts';
+import { drainHttpServer } from './drain.ts';
 import { createRequestHandler } from './handle.ts';
 
 export interface ServerOptions {

@@ -69,7 +69,6 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
   });
   // The pattern is checked with the other inputs, before any Redis call: a malformed id is a 422.
   const ById = Type.Object({ id: JobId });
-  const deps = options.deps ?? {};
   const isOperator = options.isOperator ?? (() => false);
   const missing = (id: string) => HttpError.of('NOT_FOUND', `No job has the id ${id}.`);
   /** The job, if this caller may see it; another principal's job answers exactly like a missing one. */
@@ -79,13 +78,13 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
     return job;
   };
 
-  const router = createRouter({ prefix: '/jobs', tags: ['jobs'] });
+  // The caller's dependencies (authentication) guard every job route.
+  const router = createRouter({ prefix: '/jobs', tags: ['jobs'], dependencies: options.deps });
   router.get('/{id}', {
       summary: 'Read a job',
       description: 'Status, progress, attempts, times; `result` once complete, `error` after a failed attempt.',
       operationId: 'getJob',
       params: ById,
-      deps,
       response: { 200: Job, 404: notFound, 503: unavailable },
     }, async (ctx) => jobView(await load(ctx.params.id, ctx)));
   router.get('/{id}/events', {
@@ -96,7 +95,6 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
         + 'stream: reconnect.',
       operationId: 'getJobEvents',
       params: ById,
-      deps,
       response: { 200: { description: 'An event stream.', contentType: 'text/event-stream', schema: Type.String() }, 404: notFound, 503: streamsUnavailable },
     }, async (ctx) => {
       const { id } = ctx.params;
@@ -117,7 +115,6 @@ export function createJobsRouter(queue: Queue, options: JobsRouterOptions = {}) 
         + 'A job that already finished answers 409.',
       operationId: 'abortJob',
       params: ById,
-      deps,
       response: {
         202: AbortAnswer,
         404: notFound,
