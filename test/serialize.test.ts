@@ -22,6 +22,13 @@ describe('compiled serializers', () => {
     assert.deepEqual(JSON.parse(compileSerializer(nested)(value)), { id: 'x', meta: { a: 1, b: 2 }, tags: ['t'] });
   });
 
+  test('a string is written exactly as JSON.stringify writes it: escapes, surrogates, short and long', () => {
+    const write = compileSerializer(Type.String());
+    const samples = ['', 'world', 'say "hi"', 'C:\\temp', 'line\nbreak\ttab\u0001', '\u007f é € \u2028', '\ud83d\ude00 pair', 'lone \ud83d', 'lone \ude00 low', 'x'.repeat(41) + '"', 'y'.repeat(100)];
+    for (const value of samples) assert.equal(write(value), JSON.stringify(value), JSON.stringify(value));
+    assert.throws(() => write({ a: 1 }), /where the response schema declares a scalar/);
+  });
+
   test('an intersection of something other than objects is refused when the route is compiled', () => {
     assert.throws(() => compileSerializer(Type.Intersect([Type.Object({ a: Type.String() }), Type.Union([Type.Object({ b: Type.String() }), Type.Null()])])), /declare it as one Type.Object/);
     assert.equal(compileSerializer(Type.Intersect([Type.String(), Type.String({ minLength: 1 })]))('s'), '"s"');

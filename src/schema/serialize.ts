@@ -21,6 +21,19 @@ const scalar: Serializer = (v) => {
   if (v !== null && typeof v === 'object') throw new UnfilterableResponseError('an object or array where the response schema declares a scalar');
   return stringify(v);
 };
+/** Strings this short are scanned and quoted as they are unless a character needs escaping (then, and for longer
+ *  ones, JSON.stringify): the call into JSON.stringify costs more than the scan of a short string. */
+const SHORT_STRING = 42;
+const string: Serializer = (v) => {
+  if (typeof v !== 'string') return scalar(v);
+  if (v.length >= SHORT_STRING) return JSON.stringify(v);
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    // Control characters, '"', '\\', and surrogates (a lone one is written as an escape).
+    if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(v);
+  }
+  return '"' + v + '"';
+};
 const number: Serializer = (v) => (typeof v === 'number' && Number.isFinite(v) ? '' + v : scalar(v));
 const boolean: Serializer = (v) => (v === true ? 'true' : v === false ? 'false' : scalar(v));
 const SCALAR_TYPES = new Set(['string', 'null', 'integer', 'number', 'boolean']);
@@ -150,6 +163,7 @@ export function compileSerializer(schema: TSchema): Serializer {
     case 'boolean':
       return boolean;
     case 'string':
+      return string;
     case 'null':
       return scalar;
     default:
