@@ -33,6 +33,21 @@ describe('a running server', () => {
     assert.equal((await fetch(server.url + '/healthz', { headers: { 'x-request-id': 'abc-123' } })).headers.get('x-request-id'), 'abc-123');
     const replaced = (await fetch(server.url + '/healthz', { headers: { 'x-request-id': 'x'.repeat(300) } })).headers.get('x-request-id');
     assert.notEqual(replaced, 'x'.repeat(300));
+    // The header's name in any case, as a client sent it; sent twice, neither value is taken.
+    const idOf = async (headerLines: string) => {
+      const { port } = new URL(server.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n${headerLines}Connection: close\r\n\r\n`));
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      return /^x-request-id: (.*)$/im.exec(answer)?.[1].trim();
+    };
+    assert.equal(await idOf('X-Request-ID: Mixed-Case-1\r\n'), 'Mixed-Case-1');
+    const twice = await idOf('X-Request-Id: first\r\nx-request-id: second\r\n');
+    assert.match(twice ?? '', /^[0-9a-f]{8}-[0-9a-z]+$/);
   });
 
   test('one JSON log line per request with method, route, status, duration and request id', async () => {

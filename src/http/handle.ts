@@ -20,6 +20,23 @@ const processTag = randomBytes(4).toString('hex');
 let requestCounter = 0;
 const nextRequestId = (): string => `${processTag}-${(++requestCounter).toString(36)}`;
 
+/**
+ * The client's X-Request-Id, read from the raw header list: `req.headers` builds an object of every header on
+ * first read (≈1 µs for a browser's eight), which a route that reads no header need never pay. Sent twice, it is
+ * not used (Node would join the two with ', ', which is no sane id either).
+ */
+function incomingRequestId(raw: string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 12 && name.toLowerCase() === 'x-request-id') {
+      if (found !== undefined) return undefined;
+      found = raw[i + 1];
+    }
+  }
+  return found;
+}
+
 const SECURITY_CSP = "default-src 'none'; frame-ancestors 'none'";
 const EMPTY: Record<string, never> = Object.freeze({}) as Record<string, never>;
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -216,6 +233,25 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     });
   }
 
+  /**
+   * toOutcome then write, for what a handler returned. The common answer (the route's success schema, no headers
+   * of the handler's own, none per origin or caller) goes out as one header array literal, with no Outcome or
+   * header object in between: the same headers, in the same order, as write() gives it.
+   */
+  function respond(route: CompiledRoute, ctx: Exchange, result: unknown): void {
+    const plan = route.success;
+    if (cors !== null || ctx.noStore || plan.serialize === null || plan.check !== null || result instanceof Reply || isStream(result)) {
+      return write(ctx, toOutcome(route, ctx, result));
+    }
+    const body = plan.serialize(result);
+    ctx.res.writeHead(plan.status, [
+      'x-request-id', ctx.requestId, 'x-content-type-options', 'nosniff', 'content-security-policy', SECURITY_CSP,
+      'content-type', plan.contentType, 'content-length', String(Buffer.byteLength(body)),
+    ]);
+    ctx.res.end(body);
+    if (timed) finish(ctx, plan.status);
+  }
+
   function fail(ctx: Exchange, err: unknown): void {
     if (ctx.res.headersSent) {
       ctx.log.error('handler failed after the response started', errorFields(err));
@@ -290,7 +326,8 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       if (raw === undefined) throw validationError([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
       ctx.body = route.parseBody(raw);
     }
-    write(ctx, route.interceptors !== null ? await intercept(route, ctx, 0) : await produce(route, ctx));
+    if (route.interceptors !== null) write(ctx, await intercept(route, ctx, 0));
+    else respond(route, ctx, await route.handler(ctx as never));
   }
 
   function readParams(route: CompiledRoute, values: string[]): unknown {
@@ -325,8 +362,8 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     const q = url.indexOf('?');
     let path = q === -1 ? url : url.slice(0, q);
     if (path.length > 1 && path.charCodeAt(path.length - 1) === 47 /* / */) path = path.slice(0, -1);
-    const incomingId = req.headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
+    const incomingId = incomingRequestId(req.rawHeaders);
+    const requestId = incomingId !== undefined && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
     const method = req.method ?? 'GET';
     const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs, draining);
 
@@ -352,8 +389,8 @@ export function createRequestHandler({ app, cors, draining = new AbortController
       const result = route.handler(ctx as never);
       if (result instanceof Promise) {
         const r = route;
-        result.then((value) => write(ctx, toOutcome(r, ctx, value))).catch((err: unknown) => fail(ctx, err));
-      } else write(ctx, toOutcome(route, ctx, result));
+        result.then((value) => respond(r, ctx, value)).catch((err: unknown) => fail(ctx, err));
+      } else respond(route, ctx, result);
     } catch (err) {
       fail(ctx, err);
     }
