@@ -1,6 +1,7 @@
 // The package as a newcomer gets it: the README's "Build your own service" commands run as written (they pack
-// this checkout and install the tarball into an empty project), its service.ts started the way it says, its calls
-// answered as its comments say, and SIGTERM stops API and worker with exit 0. The README is the script: change
+// this checkout and install the tarball into an empty project), its files saved, its type check passed, its
+// service started the way it says, its calls answered as its comments say, and SIGTERM stops API and worker with
+// exit 0. The README is the script: change
 // the walkthrough and this test runs the new one. Only the port, the metrics port and Redis come from the test.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -21,34 +22,43 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { ex
 interface Walkthrough {
   /** Shell commands from an empty folder to an installed project; they end inside it. */
   setup: string;
-  /** The service file the README says to save, and its name. */
-  file: { name: string; text: string };
+  /** The files the README says to save, by name. */
+  files: { name: string; text: string }[];
   /** The command that runs the service, as argv. */
   start: string[];
   /** Each call: the command line and the JSON fields its comment promises. */
   calls: { command: string; expected: Record<string, unknown> }[];
+  /** Shell commands that type-check the project. */
+  typecheck: string;
 }
 
 function readWalkthrough(readme: string): Walkthrough {
   const section = readme.split('\n## Build your own service\n')[1]?.split('\n## ')[0];
   assert.ok(section, 'the README has a "Build your own service" section');
-  const blocks = [...section.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], text: m[2] }));
-  assert.deepEqual(blocks.map((b) => b.lang), ['sh', 'ts', 'sh', 'sh'], 'setup, service file, start, calls');
-  const name = /Save this as `[^`]*?([\w.-]+\.ts)`/.exec(section)?.[1];
-  assert.ok(name, 'the section names the file to save');
+  const blocks = [...section.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m, i, all) => {
+    // A file block is named in the prose before it: "save this as `hello/service.ts`".
+    const prose = section.slice(i === 0 ? 0 : all[i - 1].index + all[i - 1][0].length, m.index);
+    return { lang: m[1], text: m[2], name: [...prose.matchAll(/`(?:[\w-]+\/)?([\w.-]+\.(?:ts|json))`/g)].at(-1)?.[1] };
+  });
+  assert.deepEqual(blocks.map((b) => b.lang), ['sh', 'ts', 'sh', 'sh', 'json', 'sh'], 'setup, service file, start, calls, tsconfig, type check');
+  const files = blocks.filter((b) => b.lang !== 'sh').map(({ name, text }) => {
+    assert.ok(name, `the section names the file to save:\n${text}`);
+    return { name, text };
+  });
   const withoutComment = (line: string) => line.replace(/\s+#.*$/, '').trim();
   const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
   const [start, ...more] = lines(blocks[2].text).map(withoutComment);
   assert.equal(more.length, 0, 'one start command');
   return {
     setup: blocks[0].text,
-    file: { name, text: blocks[1].text },
+    files,
     start: start.split(/\s+/),
     calls: lines(blocks[3].text).map((line) => {
       const promise = /#\s*(\{.*\})/.exec(line)?.[1];
       assert.ok(promise, `the call says what it answers: ${line}`);
       return { command: withoutComment(line), expected: JSON.parse(promise) as Record<string, unknown> };
     }),
+    typecheck: blocks[5].text,
   };
 }
 
@@ -75,7 +85,7 @@ test('the README walkthrough, from an empty folder: npm pack, install, a two-rou
   const npmEnv = { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
   const setup = await run('sh', ['-ec', `${walkthrough.setup}\npwd`], { cwd: work, env: npmEnv, maxBuffer: 16 << 20 });
   project = setup.stdout.trim().split('\n').at(-1)!;
-  writeFileSync(join(project, walkthrough.file.name), walkthrough.file.text);
+  for (const file of walkthrough.files) writeFileSync(join(project, file.name), file.text);
 
   // What `npm install skiff` brings is what `npm ci --omit=dev` keeps: the runtime closure, no dev dependency.
   const installed = readdirSync(join(project, 'node_modules')).flatMap((d) =>
@@ -84,6 +94,11 @@ test('the README walkthrough, from an empty folder: npm pack, install, a two-rou
   assert.deepEqual(dev, [], 'no dev dependency is installed with the package');
   const { stdout: size } = await run('du', ['-sk', join(project, 'node_modules')]);
   t.diagnostic(`installed: ${installed.length} packages, ${Math.round(Number(size.split('\t')[0]) / 1024)} MiB: ${installed.join(' ')}`);
+
+  // The user's tsc, with the README's settings, reads skiff's types through `exports` and accepts the service.
+  await run('sh', ['-ec', walkthrough.typecheck], { cwd: project, env: npmEnv, maxBuffer: 16 << 20 }).catch((err: { stdout?: string; message: string }) => {
+    throw new Error(`the type check failed: ${err.stdout ?? ''}${err.message}`);
+  });
 
   // Every face in `exports` loads in the user's project.
   const faces = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => k.replace(/^\./, 'skiff'));
