@@ -47,10 +47,6 @@ export interface CacheInterceptor extends Interceptor {
   openapi(operation: Record<string, unknown>): void;
 }
 
-export interface CacheInterceptor extends Interceptor {
-  openapi(operation: Record<string, unknown>): void;
-}
-
 const callerPrincipal = (ctx: RequestContext): string | undefined => ctx.principal;
 
 function principalOf(option: CacheRouteOptions['principal']): (ctx: RequestContext) => string | undefined {
@@ -86,7 +82,7 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
     for (let i = 0; i < credentialHeaders.length; i++) if (headers[credentialHeaders[i]] !== undefined) return true;
     return false;
   };
-  const principal = principalOf(options.principal);
+  const identify = principalOf(options.principal);
   const policy = entryPolicy(options);
   const { store, counters } = rt;
   const responses = new CacheResponses(rt.cacheName, scope, counters);
@@ -142,11 +138,11 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
       if ((method !== 'GET' && method !== 'HEAD') || !rt.enabled) return next();
       const headers = ctx.req.headers;
       if (scope === 'public' && carriesCredentials(headers)) return responses.bypass(await next(), 'credentials');
-      const caller = scope === 'private' ? principal(ctx) : undefined;
-      if (scope === 'private' && caller === undefined) return responses.bypass(await next(), 'no-principal');
+      const principal = scope === 'private' ? identify(ctx) : undefined;
+      if (scope === 'private' && principal === undefined) return responses.bypass(await next(), 'no-principal');
       const ref: EntryRef = {
         namespace: options.namespace ?? ctx.route,
-        id: requestKey({ method, path: ctx.path, query: ctx.query, vary: policy.vary, headers, principal: caller }),
+        id: requestKey({ method, path: ctx.path, query: ctx.query, vary: policy.vary, headers, principal }),
       };
       const deadline = ctx.deadline;
       if (!(await rt.settleInvalidations(deadline))) return responses.bypass(await next(), 'store-unavailable');
