@@ -33,11 +33,6 @@ class JobChannels {
    */
   constructor(private readonly queue: Queue, private readonly timeoutMs: number, private readonly maxListeners: number) {}
 
-  /** Listeners now: open event streams, and requests about to open one. */
-  get listeners(): number {
-    return this.#listeners;
-  }
-
   /**
    * Subscribes `onMessage` to the job's channel; resolves with the unsubscribe (call it once). Every call is
    * bounded by `bound`; a failure is a 503 and leaves nothing held.
