@@ -1,12 +1,15 @@
 // `npm run bench:http`: raw node:http, Fastify 5 and skiff serve the same two routes, loaded the same way in
 // interleaved rounds; prints req/s, p99 and the server's CPU µs per request, and, last, a JSON line of median
-// per-round ratios (CPU ratios: lower is better).
+// per-round ratios (CPU ratios: lower is better). BENCH_TOGETHER=1 loads every server at once in each round (one
+// wrk each; servers share CPU 0), so each round compares them under the very same neighbours: the per-round
+// CPU ratios then spread far less, while req/s is each server's share.
 import { load, loadTool, median, medianRatio, pinSelf, pinning, round2, startTarget, type Sample, type Target } from './load.ts';
 import { cpuMeter } from './support/cpu.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 4);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const together = process.env.BENCH_TOGETHER === '1';
 
 const targets: Target[] = [
   { name: 'raw', entry: './servers/raw.ts' },
@@ -19,24 +22,26 @@ const routes = [
 ];
 
 pinSelf();
-console.log(`# bench:http — ${rounds} rounds × ${durationS}s, ${connections} connections, ${loadTool}; ${pinning}; Node ${process.version}`);
+console.log(`# bench:http — ${rounds} rounds × ${durationS}s, ${connections} connections, ${loadTool}; ${pinning}; ${together ? 'servers loaded together' : 'servers loaded in turn'}; Node ${process.version}`);
 const running = await Promise.all(targets.map(startTarget));
 /** A round's load figures and the server's CPU µs per request in that round. */
 const samples = new Map<string, (Sample & { cpuUs: number })[]>();
+/** Loads server i on `route` while its CPU time is counted. */
+async function measure(i: number, route: (typeof routes)[number]): Promise<void> {
+  const cpu = cpuMeter([running[i].pid]);
+  const sample = await load(running[i].url + route.path, { connections, durationS });
+  const [cpuUs] = cpu.perUnit(sample.requests);
+  if (sample.errors > 0) throw new Error(`${targets[i].name} ${route.path}: ${sample.errors} errors`);
+  const key = `${targets[i].name}:${route.name}`;
+  samples.set(key, [...(samples.get(key) ?? []), { ...sample, cpuUs }]);
+}
 try {
   for (const r of running) for (const route of routes) await load(r.url + route.path, { connections, durationS: 1 }); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (const route of routes) {
+      if (together) await Promise.all(running.map((_, i) => measure(i, route)));
       // Each round starts with the next server, so none always runs right after the same neighbour.
-      for (let k = 0; k < running.length; k++) {
-        const i = (k + round) % running.length;
-        const cpu = cpuMeter([running[i].pid]);
-        const sample = await load(running[i].url + route.path, { connections, durationS });
-        const [cpuUs] = cpu.perUnit(sample.requests);
-        if (sample.errors > 0) throw new Error(`${targets[i].name} ${route.path}: ${sample.errors} errors`);
-        const key = `${targets[i].name}:${route.name}`;
-        samples.set(key, [...(samples.get(key) ?? []), { ...sample, cpuUs }]);
-      }
+      else for (let k = 0; k < running.length; k++) await measure((k + round) % running.length, route);
     }
     process.stdout.write(`round ${round + 1}/${rounds} done\n`);
   }

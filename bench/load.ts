@@ -1,6 +1,7 @@
 // Shared benchmark plumbing: start a server in its own (pinned) process, load it with autocannon, and
 // summarise interleaved rounds as medians, because these machines are shared and noisy.
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort } from '../src/redis/index.ts';
@@ -67,7 +68,8 @@ export async function load(url: string, options: { connections: number; duration
     return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
   }
   const args = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--latency', url];
-  const run = spawnSync(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
+  // Not spawnSync: bench:http's BENCH_TOGETHER runs one wrk per server at once.
+  const run = await promisify(execFile)(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
   const out = run.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in /.exec(out)?.[1]);
