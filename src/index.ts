@@ -8,13 +8,14 @@ export {
   type AppOptions, type Context, type Dependency, type Handler, type Interceptor, type Method, type Outcome, type RequestContext,
   type ResponseEvent, type ResponseMap, type ResponseObserver, type ResponseSpec, type RouteInfo, type RouteOptions, type RouterOptions,
   type RouteSpec, type SecurityRequirement, type StreamBody, type StreamOptions,
+  type DependencyMap, type ErrorAnswer, type ErrorHandler, type NotFoundHandler,
 } from './router/index.ts';
 export {
-  ERRORS, FieldErrorSchema, HttpError, PROBLEM_CONTENT_TYPE, problem, ProblemSchema, unavailableError, ValidationProblemSchema,
-  type ErrorCode, type FieldError, type HttpErrorOptions, type ProblemBody,
+  ERRORS, FieldErrorSchema, HttpError, PROBLEM_CONTENT_TYPE, problem, ProblemSchema, SkiffStartupError, STARTUP_ERRORS, unavailableError,
+  ValidationProblemSchema, type ErrorCode, type StartupErrorCode, type FieldError, type HttpErrorOptions, type ProblemBody,
 } from './errors.ts';
 export { ConfigError, EnvSchema, loadConfig, loadConfigOrExit, type CacheConfig, type ClusterConfig, type Config, type Env } from './config.ts';
 export { createLogger, type Logger, type LogLevel } from './log.ts';
 export { mountDocs, openApiDocument, type DocsConfig, type OpenApiDocument } from './openapi/index.ts';
 export { createIdempotency, idempotencyFromConfig, idempotencyId, type IdempotencyOptions } from './idempotency/index.ts';
-export type { Redis } from './redis/index.ts';
+export { redisErrorAnswer, type Redis } from './redis/index.ts';
