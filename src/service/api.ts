@@ -1,7 +1,6 @@
 // An API process: the service's app on the address the supervisor says (or HOST:PORT), GET /metrics on
 // METRICS_HOST:METRICS_PORT, and a graceful stop.
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { cacheCollector, cacheFromConfig } from '../cache/index.ts';
 import { describeListenError, joinSupervisor, listenTarget, type ListenAddress, type WorkerLink } from '../cluster/index.ts';
 import type { Config } from '../config.ts';
@@ -10,6 +9,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, type ServerMetrics } from '../metrics/index.ts';
 import { createQueue, queueCollector } from '../queue/index.ts';
 import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
+import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
 import { serviceJobs, type Service } from './service.ts';
 
 export interface RunningApi {
@@ -18,11 +18,6 @@ export interface RunningApi {
   /** Drains HTTP, closes Redis, stops a private redis-server; resolves when all is closed. */
   stop(): Promise<void>;
 }
-
-export const apiAddress = (config: Config): ListenAddress => ({ host: config.host, port: config.port, variable: 'PORT' });
-export const metricsAddress = (config: Config): ListenAddress => ({ ...config.metrics, variable: 'METRICS_PORT' });
-/** Where a private redis-server keeps its append-only file: under the directory the service runs in. */
-export const privateRedisDir = (): string => resolve('var/redis');
 
 /** Starts one API process of `service`; `link` is its supervisor (or a stand-in). */
 export async function startApi(service: Service, config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {

@@ -1,14 +1,14 @@
 // runService: the one way a skiff service runs, the example's entry points and systemd units included. The
 // main process is the cluster supervisor; it forks the same entry module again, and each fork serves the
-// app (group `api`) or runs a queue worker (group `worker`).
+// app (group `api`) or runs a queue worker (group `worker`). What only a fork runs (the HTTP server, the queue
+// worker, and the app when the entry hands over a loader) is imported in the fork: the supervisor stays small.
 import cluster from 'node:cluster';
 import { checkListen, runSupervisor, takeListenFd, workerGroup, type WorkerGroup } from '../cluster/index.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { ensureRedis, NoRedisError } from '../redis/index.ts';
-import { apiAddress, metricsAddress, privateRedisDir, runApiProcess } from './api.ts';
+import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
 import { serviceJobs, type Service } from './service.ts';
-import { runWorkerProcess } from './worker.ts';
 
 /** What the main process runs: the API (WEB_CONCURRENCY processes), the queue workers (WORKER_CONCURRENCY), or both. */
 export type ServiceRole = 'api' | 'worker' | 'all';
@@ -20,14 +20,27 @@ export interface RunOptions {
 
 const USAGE = 'usage: node --import tsx <service entry> [api|worker]   (no argument: the API and the queue workers)';
 
-/** Runs `service` in this process's part: supervisor, API process or queue worker. Exits when stopped (0 on a graceful stop). */
-export async function runService(service: Service, options: RunOptions = {}): Promise<void> {
-  const config = serviceConfig(service);
+/**
+ * The service, or a function that imports it (`() => import('./app.ts').then((m) => m.service)`): then only the
+ * forks load the app, and the supervisor, which never calls it, reads its settings from the environment.
+ */
+export type ServiceSource = Service | (() => Promise<Service>);
+
+/** Runs the service in this process's part: supervisor, API process or queue worker. Exits when stopped (0 on a graceful stop). */
+export async function runService(source: ServiceSource, options: RunOptions = {}): Promise<void> {
   if (cluster.isWorker) {
-    if (workerGroup() === 'worker') runWorkerProcess({ jobs: serviceJobs(service, config), cron: service.cron, config });
-    else await runApiProcess(service, config);
+    const service = typeof source === 'function' ? await source() : source;
+    const config = serviceConfig(service);
+    if (workerGroup() === 'worker') {
+      const { runWorkerProcess } = await import('./worker.ts');
+      runWorkerProcess({ jobs: serviceJobs(service, config), cron: service.cron, config });
+    } else {
+      const { runApiProcess } = await import('./api.ts');
+      await runApiProcess(service, config);
+    }
     return;
   }
+  const config = typeof source === 'function' ? loadConfigOrExit() : serviceConfig(source);
   const role = options.role ?? roleFromArgs(process.argv.slice(2));
   try {
     process.exit(await supervise(config, role));

@@ -38,6 +38,8 @@ export interface PrimaryOptions {
   quietStderr?: boolean;
   /** Run this package.json script through npm (`npm run --silent NAME -- args`) instead of `script`. */
   npmScript?: string;
+  /** `script` is JavaScript: run it on node alone, without tsx. */
+  plainNode?: boolean;
 }
 
 export function startPrimary(options: PrimaryOptions): RunningPrimary {
@@ -49,7 +51,7 @@ export function startPrimary(options: PrimaryOptions): RunningPrimary {
     ? spawn('/bin/sh', ['-c', `${options.shellPrefix} exec "$0" --import tsx "$1"`, process.execPath, script], { env, stdio, detached: true })
     : options.npmScript
       ? spawn('npm', ['run', '--silent', options.npmScript, '--', ...(options.args ?? [])], { cwd: ROOT, env, stdio, detached: true })
-      : spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], { env, stdio, detached: true });
+      : spawn(process.execPath, [...(options.plainNode ? [] : ['--import', 'tsx']), script, ...(options.args ?? [])], { env, stdio, detached: true });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let buffered = '';
