@@ -10,6 +10,7 @@ const NODE_ENVS = ['development', 'production', 'test'] as const;
 const Milliseconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 const Seconds = (def: number, description: string) => Type.Number({ exclusiveMinimum: 0, default: def, description: `${description} Seconds.` });
 const List = (description: string) => Type.String({ default: '', description });
+const Keep = (def: string, which: string) => Type.String({ pattern: '^[0-9]*(,[0-9]*)?$', default: def, description: `How many ${which} jobs stay listed, and for how long: \`count,seconds\` (either may be empty: no bound); older ones are deleted as jobs finish.` });
 const DocsPath = (def: string, description: string) => Type.String({ pattern: '^(/[A-Za-z0-9._~/-]*)?$', default: def, description });
 
 export const EnvSchema = Type.Object({
@@ -38,6 +39,10 @@ export const EnvSchema = Type.Object({
   WORKER_MAX_JOBS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50, description: 'Jobs one queue worker process runs at once.' }),
   JOB_LEASE_MS: Milliseconds(30_000, 'A job whose worker has not heartbeated for this long is re-run elsewhere.'),
   WORKER_GRACE_MS: Milliseconds(25_000, 'On SIGTERM, running jobs get this long before they are re-queued.'),
+  // Queue operations: the operator role and the retention of finished jobs.
+  ADMIN_KEYS: List('Comma-separated keys with the operator role (the /v1/admin/queues API), sent in `X-API-Key`; empty: that API answers 404.'),
+  QUEUE_KEEP_COMPLETE: Keep('10000,86400', 'complete'),
+  QUEUE_KEEP_FAILED: Keep('10000,604800', 'failed (and aborted)'),
   RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
   WEB_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, description: 'HTTP worker processes; default: os.availableParallelism().' })),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 1, description: 'Queue worker processes.' }),
@@ -88,7 +93,13 @@ export interface Config {
   sseMaxStreams: number;
   responseValidation: boolean;
   cluster: ClusterConfig;
-  queue: { name: string; workerId: string | undefined; maxJobs: number; leaseMs: number; graceMs: number };
+  queue: {
+    name: string; workerId: string | undefined; maxJobs: number; leaseMs: number; graceMs: number;
+    /** QUEUE_KEEP_COMPLETE, QUEUE_KEEP_FAILED: a missing bound is absent. */
+    retention: { complete: { count?: number; ageS?: number }; failed: { count?: number; ageS?: number } };
+    /** ADMIN_KEYS: keys with the operator role; empty: the operator API answers 404. */
+    adminKeys: string[];
+  };
   /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
   cache: CacheConfig;
@@ -118,6 +129,10 @@ export interface ClusterConfig {
 
 const parseEnv = compileStringInput(EnvSchema, { source: 'env' });
 const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const keep = (s: string): { count?: number; ageS?: number } => {
+  const [count = '', ageS = ''] = s.split(',');
+  return { ...(count !== '' && { count: Number(count) }), ...(ageS !== '' && { ageS: Number(ageS) }) };
+};
 
 /** Reads and checks the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -170,7 +185,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
     },
     idempotency: { ttlS: env.IDEMPOTENCY_TTL_S, leaseMs: env.IDEMPOTENCY_LEASE_MS },
-    queue: { name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS },
+    queue: {
+      name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS,
+      retention: { complete: keep(env.QUEUE_KEEP_COMPLETE), failed: keep(env.QUEUE_KEEP_FAILED) },
+      adminKeys: list(env.ADMIN_KEYS),
+    },
     exportMaxStoredBytes: env.EXPORT_MAX_STORED_BYTES,
   };
 }

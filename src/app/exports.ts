@@ -150,7 +150,7 @@ export function appJobs(config: Config): JobDefinition[] {
 
 export function appQueue(services: AppServices): Queue {
   const { config } = services;
-  return createQueue({ redis: services.redis, prefix: config.redisPrefix, name: config.queue.name, jobs: appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs });
+  return createQueue({ redis: services.redis, prefix: config.redisPrefix, name: config.queue.name, jobs: appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention });
 }
 
 const notFound = { description: 'No export has this id, or it expired.', schema: ProblemSchema };

@@ -3,6 +3,11 @@
 
 export interface QueueKeys {
   /**
+   * What every key of the queue starts with (`<prefix>q:{queue}:`). The scripts derive from it the keys they
+   * touch per job or per status: `job:<id>`, `status:<status>`, `paused`, `minutes`, `worker-info`.
+   */
+  readonly base: string;
+  /**
    * Stream of runnable jobs; entries carry only the job id. A settled entry is acknowledged, not deleted: each
    * settle trims the stream below its oldest pending entry (settleJobs-5). The scripts that retire an entry
    * otherwise (an abort, the start of a job that already ended, the re-queue of a stalled one) delete it.
@@ -23,6 +28,17 @@ export interface QueueKeys {
    * (start, settle) publish job events only while it has a live member: most jobs have no listener.
    */
   readonly listeners: string;
+  /**
+   * Per-status index: sorted set of job ids scored by when each entered the status (ms), kept by the scripts
+   * that move jobs (lua/lib/indexes.lua); the terminal ones are trimmed to the queue's retention.
+   */
+  status(status: IndexedStatus): string;
+  /** Set while the queue is paused: startJobs-4 starts nothing. */
+  readonly paused: string;
+  /** Hash: processed and failed jobs per minute, a 60-slot ring (lua/lib/indexes.lua). */
+  readonly minutes: string;
+  /** Hash: consumer → JSON of what operators see of it (host, pid, running, jobs, beat), written by heartbeat-2. */
+  readonly workerInfo: string;
   /** Pub/sub channel on which abort requests for running jobs reach their workers (message: job id). */
   readonly abortChannel: string;
   /** Prefix of job hashes; a job's events are published on a channel named like its hash. */
@@ -32,6 +48,13 @@ export interface QueueKeys {
   idempotency(owner: string, key: string): string;
 }
 
+/**
+ * Statuses with an index. Queued jobs are the stream's undelivered entries and running ones the group's pending
+ * list, so the hot path keeps no index for them; `dead` is the dead-letter stream itself.
+ */
+export const INDEXED_STATUSES = ['deferred', 'retrying', 'complete', 'failed', 'aborted'] as const;
+export type IndexedStatus = (typeof INDEXED_STATUSES)[number];
+
 export const GROUP = 'workers';
 /** Approximate cap of the dead-letter stream (MAXLEN ~): the oldest letters go first. */
 export const DEAD_LETTER_MAX = 10_000;
@@ -40,6 +63,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `${prefix}q:{${queue}}:`;
   const jobPrefix = `${base}job:`;
   return {
+    base,
     stream: `${base}stream`,
     group: GROUP,
     delayed: `${base}delayed`,
@@ -47,6 +71,10 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     stats: `${base}stats`,
     workers: `${base}workers`,
     listeners: `${base}listeners`,
+    status: (status) => `${base}status:${status}`,
+    paused: `${base}paused`,
+    minutes: `${base}minutes`,
+    workerInfo: `${base}worker-info`,
     abortChannel: `${base}abort`,
     jobPrefix,
     job: (id) => jobPrefix + id,

@@ -26,7 +26,23 @@ export interface QueueOptions {
    * one they move. Deadlines stay on real time: Redis checks them against its own clock.
    */
   clock?: Clock;
+  /**
+   * How many finished jobs the complete and failed (and aborted) status indexes keep, and for how long; the
+   * scripts that finish jobs delete the oldest past either bound, hashes included (QUEUE_KEEP_COMPLETE,
+   * QUEUE_KEEP_FAILED). Default DEFAULT_RETENTION.
+   */
+  retention?: { complete?: Keep; failed?: Keep };
 }
+
+/** A retention bound: at most `count` jobs, none older than `ageS` seconds (either may be absent: no bound). */
+export interface Keep {
+  count?: number;
+  ageS?: number;
+}
+
+export const DEFAULT_RETENTION = { complete: { count: 10_000, ageS: 86_400 }, failed: { count: 10_000, ageS: 7 * 86_400 } } satisfies Record<string, Keep>;
+
+const keepSpec = (keep: Keep): string => `${keep.count ?? -1},${keep.ageS === undefined ? -1 : Math.round(keep.ageS * 1000)}`;
 
 export interface EnqueueOptions {
   /**
@@ -103,6 +119,8 @@ interface PendingAdd {
   reject: (err: unknown) => void;
 }
 
+/** Undelivered entries stats() counts one by one when the group's lag is unknown. */
+const UNDELIVERED_COUNTED = 10_000;
 /** Most enqueues sent in one script call, so one call never holds Redis for long. */
 const MAX_ADD_BATCH = 500;
 /** Enqueue script calls out at once; more enqueues gather for the next call. */
@@ -116,6 +134,8 @@ export class Queue {
   readonly redis: Redis;
   readonly jobs = new Map<string, JobDefinition>();
   readonly clock: Clock;
+  /** The retention as the scripts take it (lua/lib/indexes.lua): 'completeCount,completeMs,failedCount,failedMs'. */
+  readonly retention: string;
   readonly #timeoutMs: number;
   /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
@@ -128,6 +148,8 @@ export class Queue {
     this.redis = options.redis;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.clock = options.clock ?? systemClock;
+    const retention = { ...DEFAULT_RETENTION, ...options.retention };
+    this.retention = `${keepSpec(retention.complete)},${keepSpec(retention.failed)}`;
     for (const job of options.jobs) this.jobs.set(job.name, job);
   }
 
@@ -192,7 +214,7 @@ export class Queue {
     };
     const now = Date.now();
     if (deadline <= now) return refuse();
-    const args = [this.keys.jobPrefix, String(this.clock.now()), String(deadline)];
+    const args = [this.keys.jobPrefix, String(this.clock.now()), String(deadline), this.keys.base];
     for (const add of batch) for (const arg of add.job) args.push(arg);
     this.#addCallsInFlight++;
     // Answers reach callers one turn later, after the next group's write (queued first) has left.
@@ -224,13 +246,14 @@ export class Queue {
     if (!JOB_ID.test(id)) return 'not_found';
     return this.#call<AbortOutcome>(SCRIPTS.abortJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
       this.keys.group, id, String(this.clock.now()), this.keys.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0',
+      this.keys.base, this.retention,
     ]);
   }
 
   /** Re-enqueues up to `limit` dead letters, oldest first; returns how many. */
   async replayDead(limit = 100): Promise<number> {
     return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
-      this.keys.jobPrefix, String(this.clock.now()), String(limit),
+      this.keys.jobPrefix, String(this.clock.now()), String(limit), this.keys.base,
     ]);
   }
 
@@ -257,13 +280,17 @@ export class Queue {
     ]));
     const group = groups.find((g) => g.name === k.group);
     const lastDelivered = String(group?.['last-delivered-id'] ?? '0-0');
-    const next = (await this.#bounded(this.redis.sendCommand(['XRANGE', k.stream, `(${lastDelivered}`, '+', 'COUNT', '1']))) as [string, string[]][];
+    // Entries not yet delivered. The group's lag is exact unless an undelivered entry was deleted (an abort, an
+    // operator's delete or drain): then Redis reports none, and the entries after the last delivered one are
+    // counted, up to UNDELIVERED_COUNTED (past it, the stream's length less the pending ones, which overcounts
+    // by the acknowledged entries still waiting for a trim). Redis 7.0 reports the lag of a stream emptied by
+    // deletions as if nothing had been deleted: an empty stream has none.
+    const lag = length === 0 ? 0 : typeof group?.lag === 'number' ? group.lag : null;
+    const next = (await this.#bounded(this.redis.sendCommand(['XRANGE', k.stream, `(${lastDelivered}`, '+', 'COUNT', lag === null ? String(UNDELIVERED_COUNTED) : '1']))) as [string, string[]][];
     const inProgress = Number(pending[0]);
     return {
       queue: this.name,
-      // Entries not yet delivered. Acknowledged entries wait for a trim, so the stream's length overcounts;
-      // the group's lag is exact unless an undelivered entry was deleted (then Redis reports no lag).
-      queued: typeof group?.lag === 'number' ? group.lag : Math.max(0, length - inProgress),
+      queued: lag ?? (next.length < UNDELIVERED_COUNTED ? next.length : Math.max(0, length - inProgress)),
       inProgress,
       delayed,
       dead,
@@ -283,6 +310,11 @@ export class Queue {
 
   #call<T>(script: Script, keys: string[], args: string[]): Promise<T> {
     return this.#bounded(runScript<T>(this.redis, script, keys, args));
+  }
+
+  /** Waits for a call at most the queue's command bound; a failure or timeout is HttpError 503 (safe to retry). */
+  bounded<T>(pending: Promise<T>): Promise<T> {
+    return this.#bounded(pending);
   }
 
   async #bounded<T>(pending: Promise<T>, timeoutMs = this.#timeoutMs): Promise<T> {

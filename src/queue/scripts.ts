@@ -1,21 +1,31 @@
 // The queue's Lua scripts, one file per atomic move named with its key count (lua/settleJobs-5.lua), loaded
 // once and run with EVALSHA (EVAL on NOSCRIPT) by the shared loader in src/redis. A changed script has a new
-// hash, so processes of two versions never run each other's scripts.
-import { luaScriptFile, type LuaScript, type Redis } from '../redis/index.ts';
+// hash, so processes of two versions never run each other's scripts. Scripts that move jobs get
+// lua/lib/indexes.lua prepended: the status indexes, retention, per-minute counters and attempts history that
+// every move keeps the same way.
+import { readFileSync } from 'node:fs';
+import { luaScript, type LuaScript, type Redis } from '../redis/index.ts';
 
 const dir = new URL('./lua/', import.meta.url);
+const indexes = readFileSync(new URL('lib/indexes.lua', dir), 'utf8');
+const plain = (name: string): LuaScript => luaScript(name, readFileSync(new URL(name, dir), 'utf8'));
+const moving = (name: string): LuaScript => luaScript(name, indexes + readFileSync(new URL(name, dir), 'utf8'));
 
 export const SCRIPTS = {
-  addJobs: luaScriptFile(dir, 'addJobs-2.lua'),
-  startJobs: luaScriptFile(dir, 'startJobs-4.lua'),
-  settleJobs: luaScriptFile(dir, 'settleJobs-5.lua'),
-  promoteDelayed: luaScriptFile(dir, 'promoteDelayed-2.lua'),
-  heartbeat: luaScriptFile(dir, 'heartbeat-2.lua'),
-  reportProgress: luaScriptFile(dir, 'reportProgress-1.lua'),
-  abortJob: luaScriptFile(dir, 'abortJob-3.lua'),
-  replayDead: luaScriptFile(dir, 'replayDead-3.lua'),
-  retireConsumers: luaScriptFile(dir, 'retireConsumers-2.lua'),
-  requeueStalled: luaScriptFile(dir, 'requeueStalled-1.lua'),
+  addJobs: moving('addJobs-2.lua'),
+  startJobs: moving('startJobs-4.lua'),
+  settleJobs: moving('settleJobs-5.lua'),
+  promoteDelayed: moving('promoteDelayed-2.lua'),
+  heartbeat: plain('heartbeat-2.lua'),
+  reportProgress: moving('reportProgress-1.lua'),
+  abortJob: moving('abortJob-3.lua'),
+  replayDead: moving('replayDead-3.lua'),
+  retireConsumers: plain('retireConsumers-2.lua'),
+  requeueStalled: moving('requeueStalled-1.lua'),
+  retryJobs: moving('retryJobs-2.lua'),
+  deleteJobs: moving('deleteJobs-2.lua'),
+  promoteJob: moving('promoteJob-2.lua'),
+  listJobs: plain('listJobs-1.lua'),
 } as const;
 
 export type Script = LuaScript;

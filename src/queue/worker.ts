@@ -2,6 +2,7 @@
 // attempts at once, and ends each with a compare-and-set script (batched per event-loop turn). Around that:
 // heartbeats that keep its leases fresh, re-queueing of stalled entries (any worker's), promotion of due delayed
 // jobs, abort requests over pub/sub, cron ticks, and a graceful stop that loses nothing and ends in bounded time.
+import { hostname } from 'node:os';
 import { errorFields, type Logger } from '../log.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
 import { Attempt, JobInterrupted } from './attempt.ts';
@@ -50,7 +51,12 @@ interface Settlement {
   outcome: Outcome;
   value: string;
   retryAt: number;
+  /** The error's stack for retry and fail ('' none). */
+  stack: string;
 }
+
+/** The longest error stack kept with a job. */
+const MAX_STACK_CHARS = 4000;
 
 type StreamEntry = [entryId: string, fields: string[]];
 
@@ -73,6 +79,13 @@ export const requeueEveryMs = (leaseMs: number): number => Math.max(10, Math.min
 
 /** Most stalled entries handled in one script call (another call follows at once when there were more). */
 const REQUEUE_BATCH = 1000;
+
+/** While its queue is paused, a worker looks this often (at most) whether it was resumed. */
+const PAUSE_POLL_MS = 500;
+
+/** Job ids a heartbeat shows operators per worker (its `running` count is exact). */
+const SHOWN_JOBS = 20;
+const HOST = hostname();
 
 class QueueWorker implements Worker {
   readonly consumer: string;
@@ -108,6 +121,8 @@ class QueueWorker implements Worker {
   /** Wakes the reader (a slot freed) and stop() (the last attempt ended). */
   #waiters: (() => void)[] = [];
   #redisDown = false;
+  /** Set when startJobs-4 found the queue paused; the reader then polls the flag instead of reading. */
+  #paused = false;
 
   constructor(options: WorkerOptions) {
     this.#queue = options.queue;
@@ -218,6 +233,11 @@ class QueueWorker implements Worker {
     let failures = 0;
     while (!this.#stopping) {
       // Blocking reads pick up work for free handler slots; only a busy worker's refills prefetch (see #flush).
+      if (this.#paused) {
+        await sleep(Math.min(this.#blockMs, PAUSE_POLL_MS));
+        this.#paused = await this.#redis.exists(k.paused).then((n) => n === 1, () => true);
+        continue;
+      }
       const free = this.#slots.blockingReadSize();
       if (free === 0) {
         await this.#changed();
@@ -250,16 +270,21 @@ class QueueWorker implements Worker {
   async #begin(entries: StreamEntry[], read: number): Promise<void> {
     if (entries.length === 0 && read <= 0) return;
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read)];
+    const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read), k.base, this.#queue.retention];
     for (const [entry, fields] of entries) args.push(entry, fields[1]);
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
     this.#slots.reserve(claimed);
-    let started: (string | number)[];
+    let started: (string | number)[] | -1;
     try {
       started = await runScript(this.#redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], args);
     } finally {
       if (this.#slots.unreserve(claimed)) this.#wake();
+    }
+    if (started === -1) {
+      // Paused: the entries went back to the stream; running attempts finish, nothing new starts.
+      this.#paused = true;
+      return;
     }
     for (let i = 0; i < started.length; i += 5) {
       const id = started[i] as string;
@@ -300,10 +325,10 @@ class QueueWorker implements Worker {
         } catch (err) {
           return this.#fail(run, `result is not JSON: ${err instanceof Error ? err.message : String(err)}`);
         }
-        this.#settle({ run, outcome: 'complete', value, retryAt: 0 });
+        this.#settle({ run, outcome: 'complete', value, retryAt: 0, stack: '' });
       },
       (err: unknown) => {
-        if (this.#end(run)) this.#fail(run, err instanceof Error ? err.message : String(err));
+        if (this.#end(run)) this.#fail(run, err instanceof Error ? err.message : String(err), err instanceof Error ? (err.stack ?? '').slice(0, MAX_STACK_CHARS) : '');
       },
     );
   }
@@ -325,9 +350,9 @@ class QueueWorker implements Worker {
         this.#forget(run);
         return this.#pump();
       case 'abort':
-        return this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0 });
+        return this.#settle({ run, outcome: 'abort', value: reason.message, retryAt: 0, stack: '' });
       case 'shutdown':
-        return this.#settle({ run, outcome: 'release', value: '', retryAt: 0 });
+        return this.#settle({ run, outcome: 'release', value: '', retryAt: 0, stack: '' });
       case 'timeout':
         return this.#fail(run, reason.message);
     }
@@ -352,18 +377,18 @@ class QueueWorker implements Worker {
     }
   }
 
-  #fail(run: Attempt, message: string): void {
+  #fail(run: Attempt, message: string, stack = ''): void {
     const def = run.def;
     if (def !== undefined && run.attempt < def.maxTries) {
-      this.#settle({ run, outcome: 'retry', value: message, retryAt: this.#queue.clock.now() + backoffDelay(def.backoff, run.attempt) });
+      this.#settle({ run, outcome: 'retry', value: message, retryAt: this.#queue.clock.now() + backoffDelay(def.backoff, run.attempt), stack });
     } else {
-      this.#settle({ run, outcome: 'fail', value: message, retryAt: 0 });
+      this.#settle({ run, outcome: 'fail', value: message, retryAt: 0, stack });
     }
   }
 
   readonly #report = async (run: Attempt, value: number): Promise<void> => {
     if (!Number.isFinite(value)) throw new TypeError('progress must be a finite number');
-    await runScript(this.#redis, SCRIPTS.reportProgress, [this.#queue.keys.job(run.jobId)], [String(run.attempt), String(value)]);
+    await runScript(this.#redis, SCRIPTS.reportProgress, [this.#queue.keys.job(run.jobId)], [String(run.attempt), String(value), run.takeLogs()]);
   };
 
   #settle(s: Settlement): void {
@@ -380,13 +405,13 @@ class QueueWorker implements Worker {
     this.#pending = [];
     if (batch.length === 0) return;
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX)];
-    for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt));
+    const args = [k.group, k.jobPrefix, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), k.base, this.#queue.retention];
+    for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt), s.run.takeLogs(), s.stack);
     const sentAt = performance.now();
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats, k.listeners], args);
     // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
     // prefetched attempts while Redis works on both.
-    if (!this.#stopping) {
+    if (!this.#stopping && !this.#paused) {
       this.#begin([], this.#slots.refillSize(this.#capacity())).catch((err: unknown) => this.#outage(err));
     }
     this.#pump();
@@ -417,7 +442,8 @@ class QueueWorker implements Worker {
     const k = this.#queue.keys;
     const now = this.#queue.clock.now();
     const runs = [...this.#running.values()];
-    const args = [k.group, this.consumer, k.jobPrefix, String(now), String(now + this.#leaseMs)];
+    const shown = JSON.stringify({ host: HOST, pid: process.pid, running: runs.length, jobs: runs.slice(0, SHOWN_JOBS).map((r) => r.jobId), beat: now });
+    const args = [k.group, this.consumer, k.jobPrefix, String(now), String(now + this.#leaseMs), k.base, shown];
     for (const run of runs) args.push(run.jobId, run.entry, String(run.attempt));
     const states = await runScript<number[]>(this.#redis, SCRIPTS.heartbeat, [k.stream, k.workers], args);
     for (let i = 0; i < runs.length; i++) {
@@ -432,7 +458,7 @@ class QueueWorker implements Worker {
    */
   async #requeueStalled(): Promise<void> {
     const k = this.#queue.keys;
-    const args = [k.group, this.consumer, String(this.#leaseMs), k.jobPrefix, String(REQUEUE_BATCH)];
+    const args = [k.group, this.consumer, String(this.#leaseMs), k.jobPrefix, String(REQUEUE_BATCH), String(this.#queue.clock.now())];
     for (;;) {
       const [handled, requeued] = await runScript<[number, number]>(this.#redis, SCRIPTS.requeueStalled, [k.stream], args);
       if (requeued > 0) this.#log.info('re-queued stalled jobs', { count: requeued });
@@ -443,12 +469,12 @@ class QueueWorker implements Worker {
   /** Drops consumers with nothing pending that left (this one, on stop) or idled past twice the lease. */
   async #retireConsumers(leaving: string): Promise<void> {
     const k = this.#queue.keys;
-    await runScript(this.#redis, SCRIPTS.retireConsumers, [k.stream, k.workers], [k.group, String(2 * this.#leaseMs), leaving]);
+    await runScript(this.#redis, SCRIPTS.retireConsumers, [k.stream, k.workers], [k.group, String(2 * this.#leaseMs), leaving, k.base]);
   }
 
   async #promote(): Promise<void> {
     const k = this.#queue.keys;
-    await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(this.#queue.clock.now()), '1000']);
+    await runScript(this.#redis, SCRIPTS.promoteDelayed, [k.delayed, k.stream], [k.jobPrefix, String(this.#queue.clock.now()), '1000', k.base]);
   }
 
   #enqueueTick(entry: CronEntry, tick: number): void {

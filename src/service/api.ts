@@ -29,7 +29,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   const metrics = createServerMetrics(() => link.gather());
   const cache = cacheFromConfig(config, cacheRedis, log);
   metrics.perProcess.collect(cacheCollector(cache));
-  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs });
+  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention });
   metrics.perCluster.collect(queueCollector(queue));
   const app = service.app({
     config,

@@ -3,7 +3,7 @@
   reclaimed flagged job ends aborted instead of running again).
   KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] job hash
   ARGV[1] group   ARGV[2] job id   ARGV[3] now (ms)   ARGV[4] abort channel   ARGV[5] caller's principal ('' none)
-  ARGV[6] '1' when the caller is an operator (may abort any job)
+  ARGV[6] '1' when the caller is an operator (may abort any job)   ARGV[7] queue key base   ARGV[8] retention
   Returns 'aborted', 'aborting', 'not_found' (also for a job owned by somebody else), or the terminal status the
   job already has. ]]
 local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s', 'owner')
@@ -14,6 +14,8 @@ if status == 'queued' or status == 'deferred' or status == 'retrying' then
   redis.call('EXPIRE', KEYS[3], job[3])
   redis.call('PUBLISH', KEYS[3], redis.call('HINCRBY', KEYS[3], 'rev', 1) .. ' aborted')
   redis.call('ZREM', KEYS[2], ARGV[2])
+  indexMove(ARGV[7], ARGV[2], status, 'aborted', ARGV[3])
+  trimStatus(ARGV[7], 'aborted', retention(ARGV[8]).aborted, tonumber(ARGV[3]))
   if status == 'queued' then
     redis.call('XACK', KEYS[1], ARGV[1], job[2])
     redis.call('XDEL', KEYS[1], job[2])

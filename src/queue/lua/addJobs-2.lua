@@ -4,15 +4,15 @@
   its hash and either append it to the stream (queued) or schedule it (deferred).
   KEYS[1] stream   KEYS[2] delayed zset
   ARGV[1] job key prefix   ARGV[2] now (ms, the producer's clock: enqueued_at)   ARGV[3] deadline (ms, compared
-    with Redis's clock)
-  ARGV[4..] octuples: job id, name, payload JSON, max tries, run at (ms, 0 = now), dedupe ('' none, '=' by the
+    with Redis's clock)   ARGV[4] queue key base (status indexes)
+  ARGV[5..] octuples: job id, name, payload JSON, max tries, run at (ms, 0 = now), dedupe ('' none, '=' by the
     job id, else the key of the idempotency index), keep result (s), owner ('' none)
   Returns -1 past the deadline (nothing written), else per job three items: 1 created, 0 the same job again,
   -1 a conflicting payload; its status; its id. ]]
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[3]) then return -1 end
 local replies = {}
-for i = 4, #ARGV, 8 do
+for i = 5, #ARGV, 8 do
   local id, name, payload, maxTries, runAt, dedupe, keep, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   local indexed = dedupe ~= '' and dedupe ~= '='
   local known = indexed and redis.call('GET', dedupe)
@@ -36,6 +36,7 @@ for i = 4, #ARGV, 8 do
       redis.call('HSET', key, 'name', name, 'payload', payload, 'status', status, 'attempt', 0,
         'max_tries', maxTries, 'keep_s', keep, 'enqueued_at', ARGV[2], 'entry', entry)
     end
+    indexMove(ARGV[4], id, nil, status, ARGV[2])
     if owner ~= '' then redis.call('HSET', key, 'owner', owner) end
     -- The key is remembered while the job can be: until it is due, then as long as its result is kept.
     if indexed then redis.call('SET', dedupe, id, 'EX', keep + math.ceil(math.max(0, runAt - tonumber(ARGV[2])) / 1000)) end

@@ -3,12 +3,19 @@
   elsewhere never steals a long job from a live worker.
   KEYS[1] stream   KEYS[2] workers zset (score: when the worker counts as gone)
   ARGV[1] group   ARGV[2] consumer   ARGV[3] job key prefix   ARGV[4] now (ms)   ARGV[5] alive until (ms)
-  ARGV[6..] triples: job id, entry id, attempt
+  ARGV[6] queue key base   ARGV[7] what operators see of the worker (JSON: host, pid, running, jobs, beat)
+  ARGV[8..] triples: job id, entry id, attempt
   Returns per job: 0 still ours, 1 lost (a newer attempt or an end exists), 2 abort requested. ]]
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local info = ARGV[6] .. 'worker-info'
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 100)
+if #gone > 0 then
+  redis.call('HDEL', info, unpack(gone))
+  redis.call('ZREM', KEYS[2], unpack(gone))
+end
+redis.call('HSET', info, ARGV[2], ARGV[7])
 local owned, states = {}, {}
-for i = 6, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   local job = redis.call('HMGET', ARGV[3] .. ARGV[i], 'status', 'attempt', 'abort')
   if job[1] == 'in_progress' and job[2] == ARGV[i + 2] then
     owned[#owned + 1] = ARGV[i + 1]

@@ -1,7 +1,7 @@
 --[[ Re-enqueue the oldest dead letters as fresh jobs (attempt 0) under their old ids, and drop them from the
   dead-letter stream. A dead letter whose job has since been re-run is dropped without a replay.
   KEYS[1] dead-letter stream   KEYS[2] stream   KEYS[3] stats hash
-  ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most to replay
+  ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most to replay   ARGV[4] queue key base
   Returns the number replayed. ]]
 local letters = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[3])
 local replayed = 0
@@ -12,10 +12,11 @@ for _, letter in ipairs(letters) do
   local status = redis.call('HGET', key, 'status')
   if not status or status == 'failed' then
     local entry = redis.call('XADD', KEYS[2], '*', 'id', f.id)
-    redis.call('HDEL', key, 'error', 'result', 'finished_at', 'started_at', 'worker', 'progress', 'abort', 'scheduled_for')
+    redis.call('HDEL', key, 'error', 'result', 'finished_at', 'started_at', 'worker', 'progress', 'abort', 'scheduled_for', 'letter', 'stack')
     redis.call('HSET', key, 'name', f.name, 'payload', f.payload, 'status', 'queued', 'attempt', 0,
       'max_tries', f.max_tries, 'keep_s', f.keep_s, 'enqueued_at', ARGV[2], 'entry', entry)
     redis.call('PERSIST', key)
+    indexMove(ARGV[4], f.id, status, 'queued', ARGV[2])
     redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' queued')
     redis.call('HINCRBY', KEYS[3], 'replayed', 1)
     replayed = replayed + 1

@@ -5,7 +5,8 @@
   re-queued under a newer entry are only acknowledged and deleted.
   KEYS[1] stream
   ARGV[1] group   ARGV[2] consumer (claims on its behalf, acknowledged at once)   ARGV[3] lease (ms, least idle)
-  ARGV[4] job key prefix   ARGV[5] most entries to handle
+  ARGV[4] job key prefix   ARGV[5] most entries to handle   ARGV[6] now (ms)
+  A lost attempt joins the job's history with the outcome `lost`.
   Returns {entries handled, jobs re-queued}; handled = ARGV[5] means more may be idle. ]]
 local limit = tonumber(ARGV[5])
 local handled, requeued, cursor = 0, 0, '0-0'
@@ -16,10 +17,13 @@ repeat
     handled = handled + 1
     local id = e[2][2]
     local key = ARGV[4] .. id
-    local job = redis.call('HMGET', key, 'status', 'entry')
+    local job = redis.call('HMGET', key, 'status', 'entry', 'attempt', 'worker', 'started_at', 'history')
     if (job[1] == 'in_progress' or job[1] == 'queued') and job[2] == e[1] then
       local fresh = redis.call('XADD', KEYS[1], '*', 'id', id)
       redis.call('HSET', key, 'status', 'queued', 'entry', fresh)
+      if job[1] == 'in_progress' then
+        redis.call('HSET', key, 'history', withAttempt(job[6], job[3], job[4], job[5], ARGV[6], 'lost'))
+      end
       redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' queued')
       requeued = requeued + 1
     end

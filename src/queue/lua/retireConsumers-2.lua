@@ -4,9 +4,12 @@
   (even to a read already blocked) creates it again. Without this, every restart would leave a consumer behind,
   and XPENDING (in each settle) walks them all.
   KEYS[1] stream   KEYS[2] workers zset
-  ARGV[1] group   ARGV[2] idle bound (ms)   ARGV[3] consumer leaving now ('' for none)
+  ARGV[1] group   ARGV[2] idle bound (ms)   ARGV[3] consumer leaving now ('' for none)   ARGV[4] queue key base
   Returns the number of consumers removed. ]]
-if ARGV[3] ~= '' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if ARGV[3] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('HDEL', ARGV[4] .. 'worker-info', ARGV[3])
+end
 local removed = 0
 for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   local info = {}

@@ -6,15 +6,20 @@
   Job events are published only while someone follows them (a live member in the listeners zset).
   KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] dead-letter stream   KEYS[4] stats hash   KEYS[5] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] now (ms)   ARGV[4] dead-letter max length
-  ARGV[5..] sextuples: job id, entry id, attempt, outcome, value, retry at (ms)
+  ARGV[5] queue key base   ARGV[6] retention (indexes.lua)
+  ARGV[7..] octuples: job id, entry id, attempt, outcome, value, retry at (ms), log lines ('' none), the
+    error's stack ('' none; kept for retry and fail)
+  Log lines join the job's log; an attempt that does not end the job (retry, release) joins its history;
+  finished and retrying jobs enter their status index (trimmed to the retention); per-minute counters count them.
     outcome complete: value = result JSON; retry: value = error, job waits in the delayed zset until retry at;
     fail: value = error, copy to the dead-letter stream; abort: value = reason; release (shutdown): back to
     the stream at once as a new entry, the interrupted attempt not counted.
   Returns 1 or 0 (stale attempt) per job. ]]
 local listened = redis.call('ZCOUNT', KEYS[5], ARGV[3], '+inf') > 0
-local applied, acked = {}, {}
+local base, now = ARGV[5], tonumber(ARGV[3])
+local applied, acked, ended = {}, {}, {}
 local counts = { processed = 0, failed = 0, retried = 0 }
-for i = 5, #ARGV, 6 do
+for i = 7, #ARGV, 8 do
   local id, entry, attempt, outcome, value = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local key = ARGV[2] .. id
   local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev')
@@ -30,16 +35,18 @@ for i = 5, #ARGV, 6 do
       counts.processed = counts.processed + 1
     elseif outcome == 'retry' then
       status = 'retrying'
-      redis.call('HSET', key, 'status', status, 'error', value, 'scheduled_for', ARGV[i + 5], 'rev', rev)
+      local run = redis.call('HMGET', key, 'worker', 'started_at', 'history')
+      redis.call('HSET', key, 'status', status, 'error', value, 'scheduled_for', ARGV[i + 5], 'rev', rev,
+        'history', withAttempt(run[3], attempt, run[1], run[2], ARGV[3], 'retry'))
       redis.call('ZADD', KEYS[2], ARGV[i + 5], id)
       counts.retried = counts.retried + 1
     elseif outcome == 'fail' then
       status = 'failed'
-      redis.call('HSET', key, 'status', status, 'error', value, 'finished_at', ARGV[3], 'rev', rev)
-      redis.call('EXPIRE', key, job[3])
       local dead = redis.call('HMGET', key, 'name', 'payload', 'max_tries')
-      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'name', dead[1], 'payload', dead[2],
+      local letter = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'name', dead[1], 'payload', dead[2],
         'error', value, 'max_tries', dead[3], 'keep_s', job[3], 'failed_at', ARGV[3])
+      redis.call('HSET', key, 'status', status, 'error', value, 'finished_at', ARGV[3], 'rev', rev, 'letter', letter)
+      redis.call('EXPIRE', key, job[3])
       counts.failed = counts.failed + 1
     elseif outcome == 'abort' then
       status = 'aborted'
@@ -48,8 +55,14 @@ for i = 5, #ARGV, 6 do
     else
       status = 'queued'
       local fresh = redis.call('XADD', KEYS[1], '*', 'id', id)
-      redis.call('HSET', key, 'status', status, 'attempt', tonumber(attempt) - 1, 'entry', fresh, 'rev', rev)
+      local run = redis.call('HMGET', key, 'worker', 'started_at', 'history')
+      redis.call('HSET', key, 'status', status, 'attempt', tonumber(attempt) - 1, 'entry', fresh, 'rev', rev,
+        'history', withAttempt(run[3], attempt, run[1], run[2], ARGV[3], 'release'))
     end
+    if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'logs', withLogs(redis.call('HGET', key, 'logs'), ARGV[i + 6])) end
+    if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'stack', ARGV[i + 7]) end
+    indexMove(base, id, 'in_progress', status, ARGV[3])
+    ended[status] = true
     acked[#acked + 1] = entry
     if listened then redis.call('PUBLISH', key, rev .. ' ' .. status) end
     applied[#applied + 1] = 1
@@ -57,6 +70,11 @@ for i = 5, #ARGV, 6 do
 end
 for counter, n in pairs(counts) do
   if n > 0 then redis.call('HINCRBY', KEYS[4], counter, n) end
+end
+countMinute(base, now, counts.processed, counts.failed)
+local keep = retention(ARGV[6])
+for status in pairs(ended) do
+  if keep[status] then trimStatus(base, status, keep[status], now) end
 end
 if #acked > 0 then
   for from = 1, #acked, 1000 do -- unpack is bounded by Lua's C stack

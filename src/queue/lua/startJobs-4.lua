@@ -5,14 +5,33 @@
   Job events are published only while someone follows them (a live member in the listeners zset).
   KEYS[1] stream   KEYS[2] dead-letter stream   KEYS[3] stats hash   KEYS[4] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] worker (consumer)   ARGV[4] now (ms)   ARGV[5] dead-letter max length
-  ARGV[6] new entries to read (0: none)   ARGV[7..] pairs: entry id, job id
+  ARGV[6] new entries to read (0: none)   ARGV[7] queue key base   ARGV[8] retention (indexes.lua)
+  ARGV[9..] pairs: entry id, job id
+  A paused queue (its `paused` key set) starts nothing: the given entries go back to the stream's end as new
+  entries, nothing new is read, and the script returns -1.
   Returns a flat list of quintuples, one per started job: job id, entry id, name, payload, attempt. ]]
 local listened = redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0
 local function publish(key, event)
   if listened then redis.call('PUBLISH', key, event) end
 end
+local base = ARGV[7]
+if redis.call('EXISTS', base .. 'paused') == 1 then
+  for i = 9, #ARGV, 2 do
+    local key = ARGV[2] .. ARGV[i + 1]
+    local job = redis.call('HMGET', key, 'status', 'entry')
+    if job[1] == 'queued' and job[2] == ARGV[i] then
+      redis.call('HSET', key, 'entry', redis.call('XADD', KEYS[1], '*', 'id', ARGV[i + 1]))
+    end
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+    redis.call('XDEL', KEYS[1], ARGV[i])
+  end
+  return -1
+end
+local keep = retention(ARGV[8])
+local ended = {}
+local failures = 0
 local todo = {}
-for i = 7, #ARGV do todo[#todo + 1] = ARGV[i] end
+for i = 9, #ARGV do todo[#todo + 1] = ARGV[i] end
 if tonumber(ARGV[6]) > 0 then
   local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[3], 'COUNT', ARGV[6], 'STREAMS', KEYS[1], '>')
   if read then
@@ -35,16 +54,21 @@ for i = 1, #todo, 2 do
     if job[7] then
       redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4], 'rev', rev)
       redis.call('EXPIRE', key, job[8])
+      indexMove(base, id, 'queued', 'aborted', ARGV[4])
+      ended.aborted = true
       publish(key, rev .. ' aborted')
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
     elseif attempt > tonumber(job[3]) then
       local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
-      redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4], 'rev', rev)
+      local letter = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
+        'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
+      redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4], 'rev', rev, 'letter', letter)
       redis.call('EXPIRE', key, job[8])
       publish(key, rev .. ' failed')
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
-        'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
+      indexMove(base, id, 'queued', 'failed', ARGV[4])
+      ended.failed = true
+      failures = failures + 1
       redis.call('HINCRBY', KEYS[3], 'failed', 1)
       redis.call('XACK', KEYS[1], ARGV[1], entry)
       redis.call('XDEL', KEYS[1], entry)
@@ -59,4 +83,6 @@ for i = 1, #todo, 2 do
     redis.call('XDEL', KEYS[1], entry)
   end
 end
+for status in pairs(ended) do trimStatus(base, status, keep[status], tonumber(ARGV[4])) end
+countMinute(base, tonumber(ARGV[4]), 0, failures)
 return started

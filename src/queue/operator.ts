@@ -1,0 +1,430 @@
+// What operators do to a queue (the admin router's work, also usable from code): counts, throughput and workers;
+// jobs by status a page at a time; one job in full; retry, delete, promote, pause, resume, drain. Every call is
+// bounded like the producer's (HttpError 503 when Redis does not answer), and every action is idempotent and
+// answers what it did as counts.
+import { INDEXED_STATUSES } from './keys.ts';
+import { JOB_ID_PATTERN, type Queue } from './queue.ts';
+import { runScript, SCRIPTS } from './scripts.ts';
+
+/** The statuses operators list and count: queued (the stream), in_progress (pending list), the indexed ones, dead letters. */
+export const OPERATOR_STATUSES = ['queued', 'in_progress', ...INDEXED_STATUSES, 'dead'] as const;
+export type OperatorStatus = (typeof OPERATOR_STATUSES)[number];
+
+export interface QueueOverview {
+  name: string;
+  paused: boolean;
+  counts: Record<OperatorStatus, number>;
+  /** Ms the oldest queued job has waited (0: none waits). */
+  oldestWaitingMs: number;
+  /** The last 60 minutes, oldest first: processed (completed) and failed (for good) jobs per minute. */
+  throughput: { minute: number; processed: number; failed: number }[];
+  workers: WorkerView[];
+}
+
+export interface WorkerView {
+  consumer: string;
+  host: string | null;
+  pid: number | null;
+  /** Attempts it owns (running or prefetched). */
+  running: number;
+  /** Up to 20 of their job ids. */
+  jobs: string[];
+  lastHeartbeat: number | null;
+}
+
+export interface JobRow {
+  id: string;
+  name: string;
+  status: string;
+  attempt: number;
+  maxTries: number;
+  /** When it entered the status it is listed under (ms). */
+  enteredAt: number;
+  enqueuedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+export interface JobPage {
+  jobs: JobRow[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  worker: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** complete | retry | fail | abort | release (shutdown, not counted) | lost (worker died) | running. */
+  outcome: string;
+}
+
+export interface JobDetail {
+  id: string;
+  name: string;
+  status: string;
+  attempt: number;
+  maxTries: number;
+  owner: string | null;
+  payload: unknown;
+  result: unknown;
+  error: string | null;
+  stack: string | null;
+  progress: number | null;
+  enqueuedAt: number | null;
+  scheduledFor: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  attempts: AttemptView[];
+  logs: unknown[];
+  /** Whether its dead letter is still in the dead-letter stream. */
+  dead: boolean;
+}
+
+/** Page sizes and the most index rows one listing looks at (a name filter may skip many). */
+export const MAX_PAGE = 200;
+const LIST_BUDGET = 2000;
+/** Ids per script call of a bulk action, and the most jobs one request acts on (the answer says what remains). */
+const BATCH = 100;
+export const MAX_PER_REQUEST = 5000;
+
+const JOB_ID = new RegExp(JOB_ID_PATTERN);
+const num = (v: string | null | undefined): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
+const json = (v: string | null | undefined): unknown => {
+  if (v === null || v === undefined) return null;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+};
+
+/** Cursors are opaque to clients: base64url of '<score> <id>' (indexes) or of the dead letter's entry id. */
+const encodeCursor = (text: string): string => Buffer.from(text).toString('base64url');
+const decodeCursor = (cursor: string, form: RegExp): RegExpExecArray | null => form.exec(Buffer.from(cursor, 'base64url').toString());
+const INDEX_CURSOR = /^(\d+) ([A-Za-z0-9_-]{1,64})$/;
+const ENTRY_CURSOR = /^(\d+-\d+)$/;
+/** Running jobs listed at most (the pending list holds workers × their slots). */
+const MAX_PENDING_LISTED = 10_000;
+
+/** Whether stream entry id `a` is older than `b`. */
+const olderEntry = (a: string, b: string): boolean => {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am < bm || (am === bm && as < bs);
+};
+
+export class InvalidCursor extends Error {}
+
+const FINAL_OUTCOMES: Record<string, string | undefined> = { complete: 'complete', failed: 'fail', aborted: 'abort' };
+
+export class QueueOperator {
+  constructor(readonly queue: Queue) {}
+
+  get name(): string {
+    return this.queue.name;
+  }
+
+  async overview(): Promise<QueueOverview> {
+    const { queue } = this;
+    const { redis, keys: k } = queue;
+    const now = queue.clock.now();
+    const [stats, cards, paused, minutes, live] = await Promise.all([
+      queue.stats(),
+      queue.bounded(Promise.all(INDEXED_STATUSES.map((s) => redis.zCard(k.status(s))))),
+      queue.bounded(redis.exists(k.paused)),
+      queue.bounded(redis.hGetAll(k.minutes)),
+      queue.bounded(redis.zRangeByScore(k.workers, now, '+inf')),
+    ]);
+    const shown = live.length > 0 ? await queue.bounded(redis.hmGet(k.workerInfo, live)) : [];
+    const counts = Object.fromEntries(INDEXED_STATUSES.map((s, i) => [s, cards[i]])) as Record<OperatorStatus, number>;
+    counts.queued = stats.queued;
+    counts.in_progress = stats.inProgress;
+    counts.dead = stats.dead;
+    const current = Math.floor(now / 60_000);
+    const throughput = [];
+    for (let minute = current - 59; minute <= current; minute++) {
+      const slot = minute % 60;
+      const held = minutes[`m${slot}`] === String(minute);
+      throughput.push({ minute: minute * 60_000, processed: held ? Number(minutes[`p${slot}`]) : 0, failed: held ? Number(minutes[`f${slot}`]) : 0 });
+    }
+    return {
+      name: queue.name,
+      paused: paused === 1,
+      counts,
+      oldestWaitingMs: stats.oldestQueuedMs,
+      throughput,
+      workers: live.map((consumer, i) => workerView(consumer, shown[i])),
+    };
+  }
+
+  /** A page of jobs in one status, newest first; `name` keeps only jobs of that name. */
+  async list(status: OperatorStatus, options: { cursor?: string; limit?: number; name?: string } = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(1, options.limit ?? 50), MAX_PAGE);
+    if (status === 'dead') return this.#listDead(limit, options.cursor, options.name);
+    if (status === 'queued') return this.#listQueued(limit, options.cursor, options.name);
+    if (status === 'in_progress') return this.#listRunning(limit, options.cursor, options.name);
+    const { queue } = this;
+    let score = '+inf';
+    let after = '';
+    if (options.cursor !== undefined) {
+      const parsed = decodeCursor(options.cursor, INDEX_CURSOR);
+      if (parsed === null) throw new InvalidCursor();
+      [, score, after] = parsed;
+    }
+    const reply = await queue.bounded(runScript<string[]>(queue.redis, SCRIPTS.listJobs, [queue.keys.status(status)], [
+      queue.keys.jobPrefix, score, after, String(limit), options.name ?? '', String(LIST_BUDGET),
+    ]));
+    const ids: string[] = [];
+    const entered: number[] = [];
+    for (let i = 2; i < reply.length; i += 2) {
+      ids.push(reply[i]);
+      entered.push(Number(reply[i + 1]));
+    }
+    const rows = await this.#rows(ids);
+    return {
+      jobs: rows.flatMap((row, i) => (row === null ? [] : [{ ...row, enteredAt: entered[i] }])),
+      nextCursor: reply[0] === '' ? null : encodeCursor(`${reply[0]} ${reply[1]}`),
+    };
+  }
+
+  async #rows(ids: string[]): Promise<(Omit<JobRow, 'enteredAt'> | null)[]> {
+    const { redis, keys: k } = this.queue;
+    const fields = await this.queue.bounded(Promise.all(ids.map((id) =>
+      redis.hmGet(k.job(id), ['name', 'status', 'attempt', 'max_tries', 'enqueued_at', 'finished_at', 'error']))));
+    return fields.map((f, i) => (f[1] === null ? null : {
+      id: ids[i], name: f[0] ?? '', status: f[1], attempt: Number(f[2] ?? 0), maxTries: Number(f[3] ?? 0),
+      enqueuedAt: num(f[4]), finishedAt: num(f[5]), error: f[6] ?? null,
+    }));
+  }
+
+  /** Dead letters, newest first: the dead-letter stream read backwards from the cursor's entry. */
+  #listDead(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
+    return this.#pageBackwards(this.#endAt(cursor), limit, name, async (to) => {
+      const letters = (await this.queue.bounded(this.queue.redis.sendCommand(['XREVRANGE', this.queue.keys.dead, to, '-', 'COUNT', String(limit)]))) as [string, string[]][];
+      return letters.map(([entry, list]) => {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < list.length; i += 2) f[list[i]] = list[i + 1];
+        return [entry, {
+          id: f.id, name: f.name, status: 'dead', attempt: Number(f.max_tries), maxTries: Number(f.max_tries),
+          enteredAt: Number(f.failed_at), enqueuedAt: null, finishedAt: Number(f.failed_at), error: f.error ?? null,
+        }];
+      });
+    });
+  }
+
+  /** Queued jobs, newest first: the stream's entries after the group's last delivered one. */
+  async #listQueued(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
+    const { queue } = this;
+    const groups = (await queue.bounded(queue.redis.sendCommand(['XINFO', 'GROUPS', queue.keys.stream]).catch(() => []))) as Record<string, unknown>[];
+    const delivered = String(groups.find((g) => g.name === queue.keys.group)?.['last-delivered-id'] ?? '0-0');
+    return this.#pageBackwards(this.#endAt(cursor), limit, name, async (to) => {
+      const entries = (await queue.bounded(queue.redis.sendCommand(['XREVRANGE', queue.keys.stream, to, `(${delivered}`, 'COUNT', String(limit)]))) as [string, string[]][];
+      const rows = await this.#rows(entries.map(([, fields]) => fields[1]));
+      // An entry's id is Redis's clock when it was added: when the job (re-)entered the queue.
+      return entries.map(([entry], i) => [entry, rows[i]?.status === 'queued' ? { ...rows[i]!, enteredAt: Number(entry.split('-')[0]) } : null]);
+    });
+  }
+
+  /** Running jobs, newest delivery first: the group's pending list (bounded by workers × their slots). */
+  async #listRunning(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
+    const { queue } = this;
+    const { redis, keys: k } = queue;
+    const pending = ((await queue.bounded(redis.sendCommand(['XPENDING', k.stream, k.group, '-', '+', String(MAX_PENDING_LISTED)]).catch(() => []))) as [string][])
+      .map(([entry]) => entry).reverse();
+    const before = cursor === undefined ? null : this.#endAt(cursor).slice(1);
+    let from = before === null ? 0 : pending.findIndex((entry) => olderEntry(entry, before));
+    if (from < 0) from = pending.length;
+    return this.#pageBackwards(`${from}`, limit, name, async (at) => {
+      const start = Number(at);
+      const entries = pending.slice(start, start + limit);
+      const ids = await queue.bounded(Promise.all(entries.map((e) => redis.sendCommand(['XRANGE', k.stream, e, e]) as Promise<[string, string[]][]>)));
+      const rows = await this.#rows(ids.map((found) => found[0]?.[1][1] ?? ''));
+      const started = await queue.bounded(Promise.all(rows.map((r) => (r === null ? Promise.resolve(null) : redis.hGet(k.job(r.id), 'started_at')))));
+      // The position after each entry is the next call's start; the cursor handed out is the entry itself.
+      return entries.map((entry, i) => [entry, rows[i]?.status === 'in_progress' ? { ...rows[i]!, enteredAt: Number(started[i]) } : null, `${start + i + 1}`]);
+    });
+  }
+
+  /** The exclusive end of a backwards read from a stream cursor ('+' for the first page). */
+  #endAt(cursor: string | undefined): string {
+    if (cursor === undefined) return '+';
+    const parsed = decodeCursor(cursor, ENTRY_CURSOR);
+    if (parsed === null) throw new InvalidCursor();
+    return `(${parsed[1]}`;
+  }
+
+  /**
+   * Pages a stream-ordered listing newest first: `read(position)` gives up to a page of [entry, row or null
+   * (not listed), next position] from `position` on, fewer at the end. Looks at LIST_BUDGET entries at most.
+   */
+  async #pageBackwards(position: string, limit: number, name: string | undefined,
+    read: (position: string) => Promise<[entry: string, row: JobRow | null, next?: string][]>): Promise<JobPage> {
+    const jobs: JobRow[] = [];
+    let seen = 0;
+    let last: string | null = null;
+    for (;;) {
+      const batch = await read(position);
+      for (const [entry, row, next] of batch) {
+        seen++;
+        last = entry;
+        position = next ?? `(${entry}`;
+        if (row !== null && (name === undefined || row.name === name)) jobs.push(row);
+        if (jobs.length >= limit || seen >= LIST_BUDGET) return { jobs, nextCursor: encodeCursor(last) };
+      }
+      if (batch.length < limit) return { jobs, nextCursor: null };
+    }
+  }
+
+  /** One job in full, or null for an unknown, malformed or expired id. */
+  async job(id: string): Promise<JobDetail | null> {
+    if (!JOB_ID.test(id)) return null;
+    const { redis, keys: k } = this.queue;
+    const h = await this.queue.bounded(redis.hGetAll(k.job(id)));
+    if (h.status === undefined) return null;
+    const attempts: AttemptView[] = (h.history ?? '').split('\n').filter((l) => l !== '').map((line) => {
+      const [attempt, worker, startedAt, endedAt, outcome] = line.split(' ');
+      return { attempt: Number(attempt), worker: worker === '-' ? null : worker, startedAt: num(startedAt === '-' ? null : startedAt), endedAt: num(endedAt), outcome };
+    });
+    // The history holds the attempts that did not end the job; the running or final one is the job's own fields.
+    const attempt = Number(h.attempt);
+    const final = FINAL_OUTCOMES[h.status];
+    const last = attempts.at(-1);
+    if (h.status === 'in_progress' || (final !== undefined && h.started_at !== undefined && attempt > (last?.attempt ?? 0))) {
+      attempts.push({
+        attempt, worker: h.worker ?? null, startedAt: num(h.started_at),
+        endedAt: h.status === 'in_progress' ? null : num(h.finished_at), outcome: final ?? 'running',
+      });
+    }
+    let dead = false;
+    if (h.letter !== undefined) {
+      const letter = (await this.queue.bounded(redis.sendCommand(['XRANGE', k.dead, h.letter, h.letter]))) as unknown[];
+      dead = letter.length > 0;
+    }
+    return {
+      id, name: h.name, status: h.status, attempt: Number(h.attempt), maxTries: Number(h.max_tries), owner: h.owner ?? null,
+      payload: json(h.payload), result: json(h.result), error: h.error ?? null, stack: h.stack ?? null, progress: num(h.progress),
+      enqueuedAt: num(h.enqueued_at), scheduledFor: num(h.scheduled_for), startedAt: num(h.started_at), finishedAt: num(h.finished_at),
+      attempts,
+      logs: (h.logs ?? '').split('\n').filter((l) => l !== '').map(json),
+      dead,
+    };
+  }
+
+  /** Failed jobs (dead letters included) run again as fresh jobs under their ids; other statuses are skipped. */
+  async retry(ids: string[]): Promise<{ retried: number; skipped: number }> {
+    const { queue } = this;
+    let retried = 0;
+    let skipped = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH).filter((id) => JOB_ID.test(id));
+      skipped += Math.min(BATCH, ids.length - i) - batch.length;
+      if (batch.length === 0) continue;
+      const [r, s] = await queue.bounded(runScript<[number, number]>(queue.redis, SCRIPTS.retryJobs, [queue.keys.stream, queue.keys.dead], [
+        queue.keys.base, String(queue.clock.now()), ...batch,
+      ]));
+      retried += r;
+      skipped += s;
+    }
+    return { retried, skipped };
+  }
+
+  /**
+   * Every failed job (`failed`), or every dead letter, oldest first (`dead`: replayed from the letter, also when
+   * the job's record expired), up to MAX_PER_REQUEST; `remaining` says how many are left for another call.
+   */
+  async retryAll(status: 'failed' | 'dead'): Promise<{ retried: number; skipped: number; remaining: number }> {
+    const { queue } = this;
+    let retried = 0;
+    let skipped = 0;
+    if (status === 'dead') {
+      // Each call takes BATCH letters; one whose job was re-run meanwhile is dropped, not replayed.
+      for (let calls = 0; calls < MAX_PER_REQUEST / BATCH; calls++) {
+        retried += await queue.replayDead(BATCH);
+        if ((await queue.bounded(queue.redis.xLen(queue.keys.dead))) === 0) break;
+      }
+      return { retried, skipped, remaining: await queue.bounded(queue.redis.xLen(queue.keys.dead)) };
+    }
+    const index = queue.keys.status('failed');
+    while (retried + skipped < MAX_PER_REQUEST) {
+      // Skipped rows stay in the index (none should: retryJobs only skips a job that is not failed); step past them.
+      const ids = await queue.bounded(queue.redis.zRange(index, skipped, skipped + BATCH - 1));
+      if (ids.length === 0) break;
+      const done = await this.retry(ids);
+      retried += done.retried;
+      skipped += done.skipped;
+    }
+    return { retried, skipped, remaining: await queue.bounded(queue.redis.zCard(index)) };
+  }
+
+  /** Deletes jobs that are not running (their record, index entries, stream entry or schedule). */
+  async delete(ids: string[], waitingOnly = false): Promise<{ deleted: number; running: number }> {
+    const { queue } = this;
+    let deleted = 0;
+    let running = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH).filter((id) => JOB_ID.test(id));
+      if (batch.length === 0) continue;
+      const [d, r] = await queue.bounded(runScript<[number, number]>(queue.redis, SCRIPTS.deleteJobs, [queue.keys.stream, queue.keys.delayed], [
+        queue.keys.base, queue.keys.group, waitingOnly ? '1' : '0', ...batch,
+      ]));
+      deleted += d;
+      running += r;
+    }
+    return { deleted, running };
+  }
+
+  /** Deletes every waiting job (queued, deferred, retrying), up to MAX_PER_REQUEST; `remaining` is what is left. */
+  async drain(): Promise<{ deleted: number; remaining: number }> {
+    const { queue } = this;
+    const { redis, keys: k } = queue;
+    let deleted = 0;
+    // Queued: the undelivered entries, oldest first, from after the group's last delivered one.
+    const groups = (await queue.bounded(redis.sendCommand(['XINFO', 'GROUPS', k.stream]).catch(() => []))) as Record<string, unknown>[];
+    let from = `(${String(groups.find((g) => g.name === k.group)?.['last-delivered-id'] ?? '0-0')}`;
+    while (deleted < MAX_PER_REQUEST) {
+      const entries = (await queue.bounded(redis.sendCommand(['XRANGE', k.stream, from, '+', 'COUNT', String(BATCH)]))) as [string, string[]][];
+      if (entries.length === 0) break;
+      deleted += (await this.delete(entries.map(([, fields]) => fields[1]), true)).deleted;
+      from = `(${entries[entries.length - 1][0]}`;
+    }
+    for (const status of ['deferred', 'retrying'] as const) {
+      let missed = 0;
+      while (deleted < MAX_PER_REQUEST) {
+        const ids = await queue.bounded(redis.zRange(k.status(status), missed, missed + BATCH - 1));
+        if (ids.length === 0) break;
+        const done = await this.delete(ids, true);
+        deleted += done.deleted;
+        missed += ids.length - done.deleted;
+      }
+    }
+    const [stats, deferred, retrying] = await Promise.all([
+      queue.stats(), queue.bounded(redis.zCard(k.status('deferred'))), queue.bounded(redis.zCard(k.status('retrying'))),
+    ]);
+    return { deleted, remaining: stats.queued + deferred + retrying };
+  }
+
+  /** A deferred or retrying job runs now; 0 when it was not waiting for its time. */
+  async promote(id: string): Promise<number> {
+    if (!JOB_ID.test(id)) return 0;
+    const { queue } = this;
+    return queue.bounded(runScript<number>(queue.redis, SCRIPTS.promoteJob, [queue.keys.delayed, queue.keys.stream], [
+      queue.keys.base, String(queue.clock.now()), id,
+    ]));
+  }
+
+  /** Workers finish what they hold and start nothing new until resume; enqueueing goes on. */
+  async pause(): Promise<void> {
+    await this.queue.bounded(this.queue.redis.set(this.queue.keys.paused, '1'));
+  }
+
+  async resume(): Promise<void> {
+    await this.queue.bounded(this.queue.redis.del(this.queue.keys.paused));
+  }
+}
+
+function workerView(consumer: string, shown: string | null | undefined): WorkerView {
+  const info = (shown ? json(shown) : null) as { host?: string; pid?: number; running?: number; jobs?: string[]; beat?: number } | null;
+  return { consumer, host: info?.host ?? null, pid: info?.pid ?? null, running: info?.running ?? 0, jobs: info?.jobs ?? [], lastHeartbeat: info?.beat ?? null };
+}
