@@ -1,7 +1,7 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
 import type { App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
-import { createJobsRouter } from '../queue/index.ts';
+import { createAdminRouter, createJobsRouter } from '../queue/index.ts';
 import { createServiceApp, type Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
 import { appJobs, appQueue, exportsRouter } from './exports.ts';
@@ -25,6 +25,8 @@ export function buildApp(services: AppServices): App {
     maxStreams: config.sseMaxStreams,
   }), { prefix: '/v1' });
   app.include(exportsRouter(services, queue), { prefix: '/v1' });
+  // The operator API: ADMIN_KEYS only (an API key gets 403); with none configured it answers 404.
+  app.include(createAdminRouter([queue], { adminKeys: config.queue.adminKeys, apiKeys: config.apiKeys }), { prefix: '/v1' });
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     // The project names no licence: a LicenseRef- identifier is SPDX's spelling for "not a listed one".
@@ -34,6 +36,7 @@ export function buildApp(services: AppServices): App {
       { name: 'items', description: 'The catalogue: create, read, list, update and delete items. Writes need an API key.' },
       { name: 'jobs', description: 'Background jobs: status and result, live events (SSE), abort. Each job is visible only to the API key that enqueued it.' },
       { name: 'exports', description: 'Catalogue exports (CSV, NDJSON) made by a background job.' },
+      { name: 'admin', description: 'Operating the job queues: counts, throughput, workers, jobs by status, retry, abort, delete, promote, pause, resume, drain. Keys of ADMIN_KEYS only.' },
     ],
   });
   return app;

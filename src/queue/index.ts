@@ -8,4 +8,5 @@ export type { Clock } from '../clock.ts';
 export { queueKeys, type QueueKeys } from './keys.ts';
 export { createJobsRouter, type JobsRouterOptions } from './routes.ts';
 export { queueCollector } from './metrics.ts';
+export { createAdminRouter, operatorKey, type AdminRouterOptions } from './admin-routes.ts';
 export { QueueOperator, OPERATOR_STATUSES, type OperatorStatus, type QueueOverview, type JobPage, type JobRow, type JobDetail, type WorkerView } from './operator.ts';
