@@ -332,30 +332,40 @@ export class QueueOperator {
 
   /**
    * Every failed job (`failed`), or every dead letter, oldest first (`dead`: replayed from the letter, also when
-   * the job's record expired), up to MAX_PER_REQUEST; `remaining` says how many are left for another call.
+   * the job's record expired), up to MAX_PER_REQUEST; `remaining` says how many are left for another call. Only
+   * what had failed when the call began: a retried job that fails again meanwhile is not retried again.
    */
   async retryAll(status: 'failed' | 'dead'): Promise<{ retried: number; skipped: number; remaining: number }> {
     const { queue } = this;
+    const { redis, keys: k } = queue;
     let retried = 0;
     let skipped = 0;
     if (status === 'dead') {
+      const newest = (await queue.bounded(redis.sendCommand(['XREVRANGE', k.dead, '+', '-', 'COUNT', '1']))) as [string][];
+      if (newest.length === 0) return { retried, skipped, remaining: 0 };
+      const upTo = newest[0][0];
       // Each call takes BATCH letters; one whose job was re-run meanwhile is dropped, not replayed.
       for (let calls = 0; calls < MAX_PER_REQUEST / BATCH; calls++) {
-        retried += await queue.replayDead(BATCH);
-        if ((await queue.bounded(queue.redis.xLen(queue.keys.dead))) === 0) break;
+        retried += await queue.replayDead(BATCH, upTo);
+        const left = (await queue.bounded(redis.sendCommand(['XRANGE', k.dead, '-', upTo, 'COUNT', '1']))) as unknown[];
+        if (left.length === 0) return { retried, skipped, remaining: 0 };
       }
-      return { retried, skipped, remaining: await queue.bounded(queue.redis.xLen(queue.keys.dead)) };
+      const [length, newer] = await queue.bounded(Promise.all([
+        redis.xLen(k.dead), redis.sendCommand(['XRANGE', k.dead, `(${upTo}`, '+', 'COUNT', String(MAX_PER_REQUEST + 1)]) as Promise<unknown[]>,
+      ]));
+      return { retried, skipped, remaining: Math.max(0, length - newer.length) };
     }
-    const index = queue.keys.status('failed');
+    const index = k.status('failed');
+    const began = String(queue.clock.now());
     while (retried + skipped < MAX_PER_REQUEST) {
       // Skipped rows stay in the index (none should: retryJobs only skips a job that is not failed); step past them.
-      const ids = await queue.bounded(queue.redis.zRange(index, skipped, skipped + BATCH - 1));
+      const ids = await queue.bounded(redis.zRangeByScore(index, '-inf', began, { LIMIT: { offset: skipped, count: BATCH } }));
       if (ids.length === 0) break;
       const done = await this.retry(ids);
       retried += done.retried;
       skipped += done.skipped;
     }
-    return { retried, skipped, remaining: await queue.bounded(queue.redis.zCard(index)) };
+    return { retried, skipped, remaining: await queue.bounded(redis.zCount(index, '-inf', began)) };
   }
 
   /** Deletes jobs that are not running (their record, index entries, stream entry or schedule). */

@@ -250,10 +250,10 @@ export class Queue {
     ]);
   }
 
-  /** Re-enqueues up to `limit` dead letters, oldest first; returns how many. */
-  async replayDead(limit = 100): Promise<number> {
+  /** Re-enqueues up to `limit` dead letters, oldest first, none newer than the letter `upTo`; returns how many. */
+  async replayDead(limit = 100, upTo = '+'): Promise<number> {
     return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
-      this.keys.jobPrefix, String(this.clock.now()), String(limit), this.keys.base,
+      this.keys.jobPrefix, String(this.clock.now()), String(limit), this.keys.base, upTo,
     ]);
   }
 

@@ -2,8 +2,9 @@
   dead-letter stream. A dead letter whose job has since been re-run is dropped without a replay.
   KEYS[1] dead-letter stream   KEYS[2] stream   KEYS[3] stats hash
   ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most to replay   ARGV[4] queue key base
+  ARGV[5] the newest letter to replay ('+': any)
   Returns the number replayed. ]]
-local letters = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[3])
+local letters = redis.call('XRANGE', KEYS[1], '-', ARGV[5], 'COUNT', ARGV[3])
 local replayed = 0
 for _, letter in ipairs(letters) do
   local f = {}
