@@ -6,7 +6,8 @@ import type { Logger } from '../log.ts';
 import type { Collector, MetricFamily } from '../metrics/index.ts';
 import { Deadline } from '../deadline.ts';
 import type { Redis } from '../redis/index.ts';
-import { CircuitBreaker, zeroCounters, type BreakerOptions, type BreakerState, type CacheCounters } from './breaker.ts';
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../breaker.ts';
+import { zeroCounters, type CacheCounters } from './counters.ts';
 import { cacheRoute, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 import { memoryCacheStore } from './memory-store.ts';
 import { redisCacheStore } from './redis-store.ts';
@@ -19,7 +20,8 @@ export { requestKey, normalisePath, type KeyParts } from './request-key.ts';
 export { type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 export { documentCaching } from './openapi.ts';
 export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
-export type { CacheCounters, BreakerState } from './breaker.ts';
+export type { CacheCounters } from './counters.ts';
+export type { BreakerState } from '../breaker.ts';
 export type { Clock } from '../clock.ts';
 
 export interface CacheOptions {
@@ -65,22 +67,14 @@ export function createCache(options: CacheOptions): Cache {
   const store = options.store;
   const counters = zeroCounters();
   const clock = options.clock ?? systemClock;
-  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log, () => new Deadline(options.timeoutMs).bound(store.ping()), clock);
+  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, ...options.breaker }, log, () => new Deadline(options.timeoutMs).bound(store.ping()), {
+    opened: 'cache store failing; serving without cache',
+    closed: 'cache store reachable again; caching resumes',
+  }, clock);
   const pending: InvalidateSpec[] = [];
   const enabled = options.enabled ?? true;
 
-  async function guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED> {
-    if (deadline.spent || !breaker.allow()) return FAILED;
-    try {
-      const value = await deadline.bound(call());
-      breaker.success();
-      return value;
-    } catch (err) {
-      counters.storeErrors++;
-      breaker.failure(err);
-      return FAILED;
-    }
-  }
+  const guarded = <T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED> => breaker.guard(deadline, call);
 
   async function settleInvalidations(deadline: Deadline): Promise<boolean> {
     while (pending.length > 0) {
@@ -114,7 +108,7 @@ export function createCache(options: CacheOptions): Cache {
       log.warn('cache invalidation deferred until the store answers; cached reads bypass until then', { tags: spec.tags, namespace: spec.namespace });
       return false;
     },
-    counters: () => ({ ...counters, circuitOpened: breaker.opened, circuit: breaker.state }),
+    counters: () => ({ ...counters, storeErrors: breaker.errors, circuitOpened: breaker.opened, circuit: breaker.state }),
   };
 }
 

@@ -1,7 +1,7 @@
 // What a cached route answers: a stored entry as stored bytes with freshness headers as of now (or 304), the
 // outcome of a fill, or the handler's own answer labelled with the cache's verdict (X-Cache, Cache-Status).
 import type { Outcome, RequestContext } from '../router/index.ts';
-import type { CacheCounters } from './breaker.ts';
+import type { CacheCounters } from './counters.ts';
 import type { StoredResponse } from './entry.ts';
 import type { FillResult } from './fill.ts';
 import { cacheStatus, ifNoneMatchMatches } from './http.ts';

@@ -1,13 +1,14 @@
 // What the interceptors of one cache share (built by createCache): the store behind its guard, the counters and
 // the settings that are the cache's rather than a route's.
+import { UNAVAILABLE } from '../breaker.ts';
 import type { Clock } from '../clock.ts';
 import type { Deadline } from '../deadline.ts';
 import type { Logger } from '../log.ts';
-import type { CacheCounters } from './breaker.ts';
+import type { CacheCounters } from './counters.ts';
 import type { CacheStore } from './store.ts';
 
-/** What a guarded store call gives instead of throwing or hanging. */
-export const FAILED = Symbol('store call failed');
+/** What a guarded store call gives instead of throwing or hanging (the shared breaker's UNAVAILABLE). */
+export const FAILED: typeof UNAVAILABLE = UNAVAILABLE;
 
 export interface CacheRuntime {
   readonly store: CacheStore;
