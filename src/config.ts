@@ -1,8 +1,10 @@
 // The process's whole configuration, read from the environment once and checked by a TypeBox schema.
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { Type, type Static } from '@sinclair/typebox';
 import { HttpError, SkiffStartupError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { trustedProxies } from './ratelimit/index.ts';
 import { compileStringInput } from './schema/index.ts';
 
 // A misspelt NODE_ENV ("prod") would silently keep development behaviour in production: only these are accepted.
@@ -67,6 +69,21 @@ export const EnvSchema = Type.Object({
   CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1, default: 67_108_864, description: 'Byte bound of the in-memory cache store.' }),
   // At least one whole export (5 MiB, the file cap): an export counts at that size until it completes.
   EXPORT_MAX_STORED_BYTES: Type.Integer({ minimum: 5_242_880, default: 52_428_800, description: 'Export bytes one API key may hold: its unexpired export files, and 5 MiB per export not yet complete; past it `POST /v1/exports` answers 429.' }),
+  // Rate limits (src/ratelimit) and overload protection.
+  RATE_LIMIT_ENABLED: Type.Boolean({ default: true, description: 'Apply the rate limits; false: every route runs unlimited, without RateLimit headers.' }),
+  RATE_LIMIT_STORE: Type.Union([Type.Literal('redis'), Type.Literal('memory')], { default: 'redis', description: '`redis` (one budget shared by every process and host) or `memory` (per process).' }),
+  RATE_LIMIT_FAILURE: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open', description: 'When the store does not answer: `open` lets requests through unlimited (logged, counted), `closed` answers 503.' }),
+  RATE_LIMIT_WRITE_QUOTA: Type.Integer({ minimum: 1, default: 60, description: 'Writes (POST, PATCH, DELETE) one API key may make per RATE_LIMIT_WRITE_WINDOW_S.' }),
+  RATE_LIMIT_WRITE_WINDOW_S: Type.Integer({ minimum: 1, default: 60, description: 'Window of the write quota. Seconds.' }),
+  RATE_LIMIT_WRITE_BURST: Type.Integer({ minimum: 1, default: 20, description: 'Writes one API key may make at once after a quiet spell.' }),
+  RATE_LIMIT_READ_QUOTA: Type.Integer({ minimum: 1, default: 600, description: 'Reads (GET) one client IP may make per RATE_LIMIT_READ_WINDOW_S.' }),
+  RATE_LIMIT_READ_WINDOW_S: Type.Integer({ minimum: 1, default: 60, description: 'Window of the read quota. Seconds.' }),
+  RATE_LIMIT_READ_BURST: Type.Integer({ minimum: 1, default: 100, description: 'Reads one client IP may make at once after a quiet spell.' }),
+  TRUSTED_PROXIES: List('Comma-separated proxy addresses or CIDRs whose Forwarded / X-Forwarded-For hops name the client; empty: the socket peer is the client.'),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Refuse new requests (503) while the event loop runs this late; 0: off.' }),
+  OVERLOAD_MAX_HEAP_USED_BYTES: Type.Optional(Type.Integer({ minimum: 0, description: 'Refuse new requests (503) while the V8 heap in use passes this; default 90 % of the heap limit; 0: off.' })),
+  OVERLOAD_MAX_IN_FLIGHT: Type.Integer({ minimum: 0, default: 10_000, description: 'Refuse new requests (503) while this many are in flight in one process; 0: off.' }),
+  OVERLOAD_SAMPLE_INTERVAL_MS: Milliseconds(500, 'How often event-loop delay and heap are sampled; a refusal lasts until a sample says the pressure is gone.'),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -105,6 +122,19 @@ export interface Config {
   cache: CacheConfig;
   exportMaxStoredBytes: number;
   idempotency: { ttlS: number; leaseMs: number };
+  rateLimit: RateLimitConfig;
+  /** Addresses or CIDRs of the proxies whose forwarding headers are believed. */
+  trustedProxies: string[];
+  overload: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; maxInFlight: number; sampleIntervalMs: number };
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  store: 'redis' | 'memory';
+  failure: 'open' | 'closed';
+  /** The example app's policies: writes per API key, reads per client IP. */
+  writes: { quota: number; windowS: number; burst: number };
+  reads: { quota: number; windowS: number; burst: number };
 }
 
 export interface CacheConfig {
@@ -144,6 +174,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(err.errors.map((e) => `${e.loc.slice(1).join('.') || 'env'}: ${e.msg}`).join('; '));
     }
     throw err;
+  }
+  const proxies = list(env.TRUSTED_PROXIES);
+  try {
+    trustedProxies(proxies);
+  } catch (err) {
+    throw new ConfigError(`TRUSTED_PROXIES: ${(err as Error).message}`);
   }
   return {
     env: env.NODE_ENV,
@@ -191,6 +227,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       adminKeys: list(env.ADMIN_KEYS),
     },
     exportMaxStoredBytes: env.EXPORT_MAX_STORED_BYTES,
+    rateLimit: {
+      enabled: env.RATE_LIMIT_ENABLED,
+      store: env.RATE_LIMIT_STORE,
+      failure: env.RATE_LIMIT_FAILURE,
+      writes: { quota: env.RATE_LIMIT_WRITE_QUOTA, windowS: env.RATE_LIMIT_WRITE_WINDOW_S, burst: env.RATE_LIMIT_WRITE_BURST },
+      reads: { quota: env.RATE_LIMIT_READ_QUOTA, windowS: env.RATE_LIMIT_READ_WINDOW_S, burst: env.RATE_LIMIT_READ_BURST },
+    },
+    trustedProxies: proxies,
+    overload: {
+      maxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: env.OVERLOAD_MAX_HEAP_USED_BYTES ?? Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+      maxInFlight: env.OVERLOAD_MAX_IN_FLIGHT,
+      sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS,
+    },
   };
 }
 

@@ -19,6 +19,8 @@ export interface ProblemBody {
   errors?: FieldError[];
   /** On 503s: false when the request certainly had no effect (safe to retry); absent when it may have. */
   applied?: boolean;
+  /** On 429 RATE_LIMITED: the rate-limit policies the request would have passed. */
+  'violated-policies'?: string[];
 }
 
 export const ERRORS = {
@@ -42,12 +44,14 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, detail: 'This Idempotency-Key was already used with a different request.' },
   VALIDATION_FAILED: { status: 422, detail: 'The request did not match the schema.' },
   QUOTA_EXCEEDED: { status: 429, detail: 'This would pass a quota of the caller; retry once some of it is freed.' },
+  RATE_LIMITED: { status: 429, detail: 'This request would pass a rate limit of the caller; retry after Retry-After.' },
   HEADERS_TOO_LARGE: { status: 431, detail: 'The request headers are larger than this server accepts.' },
   INTERNAL: { status: 500, detail: 'The server failed to handle this request.' },
   METHOD_NOT_IMPLEMENTED: { status: 501, detail: 'This server does not implement this method.' },
   SERVICE_UNAVAILABLE: { status: 503, detail: 'A backing service did not answer in time; the request was not applied and may be retried after Retry-After.' },
   OUTCOME_UNKNOWN: { status: 503, detail: 'A backing service did not answer in time; the request may have been applied. Check its effect before retrying it.' },
   SHUTTING_DOWN: { status: 503, detail: 'The server is shutting down; retry on another connection.' },
+  OVERLOADED: { status: 503, detail: 'The server is overloaded and refused the request before handling it; retry after Retry-After.' },
 } as const satisfies Record<string, { status: number; detail: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -59,6 +63,7 @@ export class HttpError extends Error {
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
   readonly applied: boolean | undefined;
+  readonly type: string | undefined;
 
   constructor(status: number, code: string, detail: string, options?: HttpErrorOptions) {
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +73,7 @@ export class HttpError extends Error {
     this.errors = options?.errors;
     this.headers = options?.headers;
     this.applied = options?.applied;
+    this.type = options?.type;
   }
 
   /** An error from the catalogue, optionally with a more specific detail. */
@@ -79,6 +85,7 @@ export class HttpError extends Error {
   toProblem(): ProblemBody {
     const body = problem(this.status, this.code, this.message, this.errors);
     if (this.applied !== undefined) body.applied = this.applied;
+    if (this.type !== undefined) body.type = this.type;
     return body;
   }
 }
@@ -89,6 +96,8 @@ export interface HttpErrorOptions {
   cause?: unknown;
   /** Sent as the problem's `applied` member (503s). */
   applied?: boolean;
+  /** The problem type URI (default about:blank: the status says it all). */
+  type?: string;
 }
 
 /** Seconds a client is asked to wait before retrying after a 503 for a backing service. */
@@ -136,6 +145,10 @@ const problemFields = {
   applied: Type.Optional(Type.Boolean({
     description: 'On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); '
       + 'absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying.',
+  })),
+  'violated-policies': Type.Optional(Type.Array(Type.String(), {
+    description: 'On 429 (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): the '
+      + 'rate-limit policies the request would have passed, as named in `RateLimit-Policy`.',
   })),
 };
 

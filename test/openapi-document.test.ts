@@ -62,7 +62,10 @@ describe('the served document', () => {
 
   test('a write route lists every response the server can send, with the API key scheme', () => {
     const create = live.paths['/v1/items'].post!;
-    assert.deepEqual(Object.keys(create.responses), ['201', '400', '401', '403', '409', '413', '415', '422', '503', 'default']);
+    assert.deepEqual(Object.keys(create.responses), ['201', '400', '401', '403', '409', '413', '415', '422', '429', '503', 'default']);
+    // Rate-limited per API key: the 429 and the RateLimit header fields on the 2xx (RATE_LIMIT_WRITE_*).
+    assert.deepEqual(Object.keys((create.responses['429'] as any).headers).sort(), ['RateLimit', 'RateLimit-Policy', 'Retry-After']);
+    assert.match((create.responses['201'] as any).headers['RateLimit-Policy'].description, /`writes`: 60 per 60 s, burst 20/);
     assert.deepEqual(create.security, [{ ApiKeyAuth: [] }]);
     assert.deepEqual(live.components.securitySchemes!.ApiKeyAuth, { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'One of the keys in API_KEYS.' });
     const ref = (status: string) => (create.responses[status] as any).content['application/problem+json'].schema.$ref;

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createLogger } from '../src/log.ts';
 import { compilePolicy, memoryRateLimitStore, redisRateLimitStore } from '../src/ratelimit/index.ts';
-import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
+import { closeRedis, type Redis } from '../src/redis/index.ts';
 import { rateLimitStoreContract } from './support/ratelimit-store-contract.ts';
-import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { connectedClient, startTestRedis, type TestRedis } from './support/redis.ts';
 
 let server: TestRedis;
 let client: Redis;
 
 before(async () => {
   server = await startTestRedis();
-  client = createRedis({ url: server.url, commandTimeoutMs: 1000, log: createLogger('silent') });
-  while (!(await pingRedis(client, 200))) await new Promise((r) => setTimeout(r, 10));
+  client = await connectedClient(server);
 });
 after(async () => {
   await closeRedis(client);

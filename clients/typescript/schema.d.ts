@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Liveness
-         * @description Answers 200 while the process can serve; touches no backing service.
+         * @description Answers 200 while the process can serve, saying whether it is shedding load (overloaded); touches no backing service.
          */
         get: operations["getLiveness"];
         put?: never;
@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Answers 200 when Redis answers and the server is not draining; 503 otherwise, so a balancer stops sending.
+         * @description Answers 200 when Redis answers, the server is not draining and not overloaded; 503 otherwise, so a balancer stops sending.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -610,6 +610,12 @@ export interface components {
             name: string;
             result?: unknown;
         };
+        LivenessStatus: {
+            /** @description `overloaded`: the process refuses new requests with 503 until the pressure passes. */
+            status: "ok" | "overloaded";
+            /** @description What is past its threshold (OVERLOAD_*). */
+            reason?: "event-loop-delay" | "heap" | "in-flight";
+        };
         /** @description An RFC 9457 problem. */
         Problem: {
             /** @description A URI reference naming the problem type; about:blank when the status says it all. */
@@ -623,6 +629,8 @@ export interface components {
             code: string;
             /** @description On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying. */
             applied?: boolean;
+            /** @description On 429 (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): the rate-limit policies the request would have passed, as named in `RateLimit-Policy`. */
+            "violated-policies"?: string[];
         };
         /** @description An RFC 9457 problem listing every field that failed validation. */
         ValidationProblem: {
@@ -637,6 +645,8 @@ export interface components {
             code: string;
             /** @description On 503: `false` when the request certainly had no effect, so retrying it is safe (after `Retry-After`); absent when a write may have been applied (code OUTCOME_UNKNOWN): check before retrying. */
             applied?: boolean;
+            /** @description On 429 (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): the rate-limit policies the request would have passed, as named in `RateLimit-Policy`. */
+            "violated-policies"?: string[];
             errors: components["schemas"]["FieldError"][];
         };
     };
@@ -663,7 +673,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthStatus"];
+                    "application/json": components["schemas"]["LivenessStatus"];
                 };
             };
             /** @description The server could not accept the request (408: it arrived too slowly; 431: its header fields are too large). */
@@ -704,9 +714,11 @@ export interface operations {
                     "application/json": components["schemas"]["HealthStatus"];
                 };
             };
-            /** @description Redis does not answer, or the server is shutting down. */
+            /** @description Redis does not answer, the server is shutting down, or it is overloaded (code OVERLOADED, with Retry-After). */
             503: {
                 headers: {
+                    /** @description Seconds; sent when overloaded. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -755,6 +767,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     /** @description Strong entity tag of the representation, equal in every process. */
                     ETag?: string;
                     /** @description `public, max-age=<seconds of freshness left>`. */
@@ -791,6 +807,21 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
@@ -835,6 +866,10 @@ export interface operations {
             201: {
                 headers: {
                     location?: string;
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -906,6 +941,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
@@ -949,6 +999,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     /** @description Strong entity tag of the representation, equal in every process. */
                     ETag?: string;
                     /** @description `public, max-age=<seconds of freshness left>`. */
@@ -1014,6 +1068,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
@@ -1054,6 +1123,10 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1112,6 +1185,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
@@ -1156,6 +1244,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1234,6 +1326,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis did not answer within the request's deadline. `applied: false` (code SERVICE_UNAVAILABLE): nothing was changed, retry after `Retry-After`; code OUTCOME_UNKNOWN: a write may have been applied, check before retrying. */
             503: {
                 headers: {
@@ -1271,6 +1378,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1331,6 +1442,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis does not answer; retry shortly. */
             503: {
                 headers: {
@@ -1366,6 +1492,10 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1440,6 +1570,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis does not answer; retry shortly. */
             503: {
                 headers: {
@@ -1475,6 +1620,10 @@ export interface operations {
             /** @description An event stream. */
             200: {
                 headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1535,6 +1684,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Redis does not answer, or this server holds as many event streams as it may (then with `Retry-After`); retry shortly. */
             503: {
                 headers: {
@@ -1577,6 +1741,10 @@ export interface operations {
             202: {
                 headers: {
                     location?: string;
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
@@ -1651,11 +1819,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["Problem"];
                 };
             };
-            /** @description This API key holds as many export bytes as it may; `Retry-After` says when its oldest export stops counting (one still running frees its share sooner, when it completes). */
+            /** @description This API key holds as many export bytes as it may; `Retry-After` says when its oldest export stops counting (one still running frees its share sooner, when it completes). Or: Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
             429: {
                 headers: {
                     /** @description Seconds. */
                     "retry-after"?: number;
+                    /** @description The policies this operation spends from (structured field list, e.g. `"writes";q=60;w=60`): `writes`: 60 per 60 s, burst 20. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1697,6 +1869,10 @@ export interface operations {
             200: {
                 headers: {
                     "content-length"?: number;
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1764,6 +1940,21 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
+                };
+            };
+            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
+            429: {
+                headers: {
+                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
+                    RateLimit?: string;
+                    /** @description Seconds until the request would fit. */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Redis does not answer; retry shortly. */

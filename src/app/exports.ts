@@ -15,6 +15,7 @@ import { apiKeyDependency } from './auth.ts';
 import { createExportStore, DOWNLOAD_CHUNK_BYTES, type ExportOwner } from './export-store.ts';
 import { createItemStore } from './item-store.ts';
 import { itemKeys } from './keys.ts';
+import type { AppLimits } from './limits.ts';
 import type { Item } from './schemas.ts';
 import type { AppServices } from './services.ts';
 
@@ -155,7 +156,7 @@ export function appQueue(services: AppServices): Queue {
 
 const notFound = { description: 'No export has this id, or it expired.', schema: ProblemSchema };
 
-export function exportsRouter(services: AppServices, queue: Queue) {
+export function exportsRouter(services: AppServices, queue: Queue, limits: AppLimits) {
   const { config, redis } = services;
   const exportJob = queue.jobs.get('catalog.export') as ReturnType<typeof catalogExportJob>;
   const files = createExportStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
@@ -172,7 +173,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
       + `size, and each export not yet complete at the ${EXPORT_MAX_BYTES}-byte file cap; past it, 429 and nothing is enqueued.`,
     operationId: 'createExport',
     body: ExportRequest,
-    use: [idempotencyFromConfig(config, redis, services.log)],
+    use: [limits.writes, idempotencyFromConfig(config, redis, services.log)],
     response: {
       202: { description: 'Enqueued; `Location` is the job.', schema: Type.Object({ id: Type.String(), status: Type.String() }), headers: { location: { schema: Type.String() } } },
       429: {
@@ -213,6 +214,7 @@ export function exportsRouter(services: AppServices, queue: Queue) {
       + 'streamed from Redis a chunk at a time.',
     operationId: 'getExportFile',
     params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
+    use: [limits.reads],
     response: {
       200: { description: 'The file.', contentType: 'text/csv', schema: Type.String(), headers: { 'content-length': { schema: Type.Integer({ minimum: 0 }) } } },
       404: notFound,

@@ -2,29 +2,34 @@
 import type { App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
 import { createAdminRouter, createJobsRouter } from '../queue/index.ts';
+import { overloadGuardFromConfig, rateLimiterFromConfig } from '../ratelimit/index.ts';
 import { createServiceApp, type Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
 import { appJobs, appQueue, exportsRouter } from './exports.ts';
 import { healthRouter } from './health.ts';
 import { itemsRouter } from './items.ts';
+import { appLimits } from './limits.ts';
 import type { AppServices } from './services.ts';
 
 export type { AppServices } from './services.ts';
 
 export function buildApp(services: AppServices): App {
   const { config, log } = services;
+  const overload = services.overload ?? overloadGuardFromConfig(config);
+  const limits = appLimits(services, services.rateLimiter ?? rateLimiterFromConfig(config, services.redis, log));
   // With the service defaults: Redis did not answer → 503 with Retry-After (and whether the request was applied).
-  const app = createServiceApp({ config, log });
-  app.include(healthRouter(services));
-  app.include(itemsRouter(services), { prefix: '/v1' });
+  // admit, before routing: an overloaded process refuses at the cost of a prebuilt answer.
+  const app = createServiceApp({ config, log, admit: overload.admit });
+  app.include(healthRouter(services, overload));
+  app.include(itemsRouter(services, limits), { prefix: '/v1' });
   const queue = appQueue(services);
   // Every job route needs the key; a key sees only the jobs it enqueued (operators arrive with issue 14's roles).
   app.include(createJobsRouter(queue, {
     deps: { auth: apiKeyDependency(config.apiKeys) },
     redisTimeoutMs: config.redisCommandTimeoutMs,
     maxStreams: config.sseMaxStreams,
-  }), { prefix: '/v1' });
-  app.include(exportsRouter(services, queue), { prefix: '/v1' });
+  }), { prefix: '/v1', use: [limits.reads] });
+  app.include(exportsRouter(services, queue, limits), { prefix: '/v1' });
   // The operator API: ADMIN_KEYS only (an API key gets 403); with none configured it answers 404.
   app.include(createAdminRouter([queue], { adminKeys: config.queue.adminKeys, apiKeys: config.apiKeys }), { prefix: '/v1' });
   // Last: it fixes the route table and documents it (a later include throws).

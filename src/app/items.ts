@@ -7,6 +7,7 @@ import { HttpError, createRouter } from '../router/index.ts';
 import { ProblemSchema } from '../errors.ts';
 import { apiKeyDependency } from './auth.ts';
 import { createItemStore } from './item-store.ts';
+import type { AppLimits } from './limits.ts';
 import { Item, ItemCreate, ItemId, ItemPage, ItemPatch } from './schemas.ts';
 import type { AppServices } from './services.ts';
 
@@ -20,7 +21,7 @@ const unavailable = {
 };
 const missing = (id: string) => HttpError.of('NOT_FOUND', `No item has the id ${id}.`);
 
-export function itemsRouter(services: AppServices) {
+export function itemsRouter(services: AppServices, limits: AppLimits) {
   const { config, redis } = services;
   const store = createItemStore(redis, config.redisPrefix, config.redisCommandTimeoutMs);
   const apiKey = apiKeyDependency(config.apiKeys);
@@ -45,7 +46,7 @@ export function itemsRouter(services: AppServices) {
           cursor: Type.Optional(Type.String({ pattern: '^[0-9a-z]{16,32}$', description: 'The `next_cursor` of the previous page.' })),
         }),
         response: { 200: ItemPage, 503: unavailable },
-        use: [cached],
+        use: [limits.reads, cached],
       },
       (ctx) => store.list(ctx.query, ctx.deadline),
     )
@@ -57,7 +58,7 @@ export function itemsRouter(services: AppServices) {
         operationId: 'createItem',
         body: ItemCreate,
         deps: { auth: apiKey },
-        use: [idempotencyFromConfig(config, redis, services.log)],
+        use: [limits.writes, idempotencyFromConfig(config, redis, services.log)],
         response: { 201: { description: 'Created; `Location` points at the new item.', schema: Item, headers: { location: { schema: Type.String() } } }, 503: unavailable },
       },
       async (ctx) => {
@@ -69,7 +70,7 @@ export function itemsRouter(services: AppServices) {
     )
     .get(
       '/{id}',
-      { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable }, use: [cached] },
+      { summary: 'Get an item', operationId: 'getItem', params: ById, response: { 200: Item, 404: notFound, 503: unavailable }, use: [limits.reads, cached] },
       async (ctx) => (await store.get(ctx.params.id, ctx.deadline)) ?? Promise.reject(missing(ctx.params.id)),
     )
     .patch(
@@ -81,6 +82,7 @@ export function itemsRouter(services: AppServices) {
         params: ById,
         body: ItemPatch,
         deps: { auth: apiKey },
+        use: [limits.writes],
         response: { 200: Item, 404: notFound, 503: unavailable },
       },
       async (ctx) => {
@@ -92,7 +94,7 @@ export function itemsRouter(services: AppServices) {
     )
     .delete(
       '/{id}',
-      { summary: 'Delete an item', operationId: 'deleteItem', params: ById, deps: { auth: apiKey }, response: { 204: { description: 'Deleted.' }, 404: notFound, 503: unavailable } },
+      { summary: 'Delete an item', operationId: 'deleteItem', params: ById, deps: { auth: apiKey }, use: [limits.writes], response: { 204: { description: 'Deleted.' }, 404: notFound, 503: unavailable } },
       async (ctx) => {
         if (!(await store.delete(ctx.params.id, ctx.deadline))) throw missing(ctx.params.id);
         await invalidate(ctx.deadline);

@@ -1,6 +1,7 @@
 import type { Cache } from '../cache/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { OverloadGuard, RateLimiter } from '../ratelimit/index.ts';
 import type { Redis } from '../redis/index.ts';
 
 /** What the example service is built from; the runner (src/service, a ServiceContext) or a test provides it. */
@@ -14,4 +15,8 @@ export interface AppServices {
   pingRedis(): Promise<boolean>;
   /** The response cache; unset: one is built from `config` on `redis`. */
   cache?: Cache;
+  /** The rate limiter; unset: one is built from `config` on `redis`. */
+  rateLimiter?: RateLimiter;
+  /** Overload protection; unset: one is built from `config`. */
+  overload?: OverloadGuard;
 }

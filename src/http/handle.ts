@@ -183,6 +183,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
   const maxParamLength = app.maxParamLength;
   const redisTimeoutMs = app.redisTimeoutMs;
   const { onError, notFound } = app.failureHandlers();
+  const admit = app.admit;
 
   function finish(ctx: Exchange, status: number): void {
     const durationMs = performance.now() - ctx.started;
@@ -368,6 +369,8 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     const requestId = incomingId !== undefined && SANE_REQUEST_ID.test(incomingId) ? incomingId : nextRequestId();
     const method = req.method ?? 'GET';
     const ctx = new Exchange(req, res, requestId, method, path, q === -1 ? '' : url.slice(q + 1), timed ? performance.now() : 0, log, redisTimeoutMs, draining);
+    const refused = admit !== null ? admit(req, res, path) : null;
+    if (refused !== null) return fail(ctx, refused);
 
     const found = tree.find(path);
     if (found === null) return notFound === null ? fail(ctx, HttpError.of('NOT_FOUND')) : answerNotFound(ctx, notFound);

@@ -1,6 +1,7 @@
 // The application: the root router plus what is fixed at start-up — the compiled route tree and the
 // listeners told about every response.
-import { SkiffStartupError } from '../errors.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SkiffStartupError, type HttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import { RouteTree } from './segment-trie.ts';
@@ -24,7 +25,12 @@ export interface AppOptions<D extends DependencyMap = {}> extends RouterOptions<
   onError?: ErrorHandler;
   /** Answers unmatched paths (see `app.notFound`). */
   notFound?: NotFoundHandler;
+  /** Consulted first for every request, before routing or reading the body: an error is the answer (overload
+   *  protection sheds load here); null lets the request in. */
+  admit?: Admission;
 }
+
+export type Admission = (req: IncomingMessage, res: ServerResponse, path: string) => HttpError | null;
 
 /** Told once per response, after it is written. */
 export interface ResponseEvent {
@@ -44,6 +50,7 @@ export class App<D extends DependencyMap = {}> extends Router<D> {
   readonly responseValidation: boolean;
   readonly maxParamLength: number;
   readonly redisTimeoutMs: number;
+  readonly admit: Admission | null;
   private readonly observers: ResponseObserver[] = [];
   private readonly errorHandlers: ErrorHandler[] = [];
   private notFoundHandler: NotFoundHandler | null;
@@ -59,6 +66,7 @@ export class App<D extends DependencyMap = {}> extends Router<D> {
     this.redisTimeoutMs = options.redisTimeoutMs ?? 1000;
     if (options.onError !== undefined) this.errorHandlers.push(options.onError);
     this.notFoundHandler = options.notFound ?? null;
+    this.admit = options.admit ?? null;
   }
 
   /** Builds the route tree once; a duplicate or conflicting route throws here, naming both routes. */

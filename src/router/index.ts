@@ -1,5 +1,5 @@
 // Public face of the router: declare routes, compose routers, build the app.
-export { createApp, App, type AppOptions, type ResponseEvent, type ResponseObserver } from './application.ts';
+export { createApp, App, type Admission, type AppOptions, type ResponseEvent, type ResponseObserver } from './application.ts';
 export { createRouter, Router, type DependencyMap, type RouterOptions } from './router.ts';
 export { defineDependency, type Dependency, type SecurityRequirement } from './dependency.ts';
 export { Reply, isStream } from './reply.ts';

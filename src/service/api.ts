@@ -8,6 +8,7 @@ import { createServer, type ListenTarget, type SkiffServer } from '../http/index
 import { createLogger, type Logger } from '../log.ts';
 import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, type ServerMetrics } from '../metrics/index.ts';
 import { createQueue, queueCollector } from '../queue/index.ts';
+import { overloadCollector, overloadGuardFromConfig, rateLimitCollector, rateLimiterFromConfig } from '../ratelimit/index.ts';
 import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
 import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
 import { serviceJobs, type Service } from './service.ts';
@@ -29,6 +30,10 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   const metrics = createServerMetrics(() => link.gather());
   const cache = cacheFromConfig(config, cacheRedis, log);
   metrics.perProcess.collect(cacheCollector(cache));
+  const rateLimiter = rateLimiterFromConfig(config, redis, log);
+  const overload = overloadGuardFromConfig(config);
+  metrics.perProcess.collect(rateLimitCollector(rateLimiter));
+  metrics.perProcess.collect(overloadCollector(overload));
   const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention });
   metrics.perCluster.collect(queueCollector(queue));
   const app = service.app({
@@ -36,6 +41,8 @@ export async function startApi(service: Service, config: Config, log: Logger, li
     log,
     redis,
     cache,
+    rateLimiter,
+    overload,
     queue,
     isDraining: () => server?.isDraining() ?? false,
     pingRedis: () => pingRedis(redis, config.redisCommandTimeoutMs),
@@ -58,6 +65,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
       // A scrape in flight ends with the process; the next one goes to a sibling.
       metricsServer.server.close();
       await running.drain();
+      overload.stop();
       // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
       await Promise.all([closeRedis(redis, config.redisCommandTimeoutMs), cacheRedis !== redis && closeRedis(cacheRedis, config.redisCommandTimeoutMs)]);
       await redisHost.stop();

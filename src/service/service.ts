@@ -2,6 +2,7 @@
 import type { Cache } from '../cache/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { OverloadGuard, RateLimiter } from '../ratelimit/index.ts';
 import type { CronEntry, JobDefinition, Queue } from '../queue/index.ts';
 import type { Redis } from '../redis/index.ts';
 import type { App } from '../router/index.ts';
@@ -13,6 +14,10 @@ export interface ServiceContext {
   redis: Redis;
   /** The response cache (CACHE_* settings, on CACHE_REDIS_URL when set). */
   cache: Cache;
+  /** The rate limiter (RATE_LIMIT_* settings, TRUSTED_PROXIES); its counters are in /metrics. */
+  rateLimiter: RateLimiter;
+  /** Overload protection (OVERLOAD_* settings): give `overload.admit` to createApp; its counters are in /metrics. */
+  overload: OverloadGuard;
   /** A producer for the service's jobs, on this process's Redis connection. */
   queue: Queue;
   /** True once the server has begun its graceful drain. */

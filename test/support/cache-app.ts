@@ -18,7 +18,8 @@ export interface CacheTestApp {
   slowMs: { value: number };
 }
 
-const user = defineDependency({
+/** Names the caller (ctx.principal) from X-User; 401 without it. */
+export const user = defineDependency({
   name: 'user',
   principal: (u: { name: string }) => u.name,
   resolve: (ctx) => {

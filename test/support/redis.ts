@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { startRedisServer, type RedisServer } from '../../src/redis/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { createRedis, pingRedis, startRedisServer, type Redis, type RedisServer } from '../../src/redis/index.ts';
 
 export interface TestRedis {
   readonly url: string;
@@ -58,4 +59,11 @@ export async function startTestRedis(options: { appendonly?: boolean } = {}): Pr
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A skiff Redis client (src/redis) on `server`, once it answers. */
+export async function connectedClient(server: TestRedis, commandTimeoutMs = 1000): Promise<Redis> {
+  const client = createRedis({ url: server.url, commandTimeoutMs, log: createLogger('silent') });
+  while (!(await pingRedis(client, 200))) await new Promise((r) => setTimeout(r, 10));
+  return client;
 }
