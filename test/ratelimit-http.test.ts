@@ -176,4 +176,5 @@ test('one policy name is one budget: declaring it again with another quota throw
   limiter.route({ policies: [{ name: 'p', quota: 1, windowS: 1 }], key: 'principal' });
   assert.throws(() => limiter.route({ policies: [{ name: 'p', quota: 2, windowS: 1 }], key: 'ip' }), /declared twice/);
   assert.throws(() => limiter.route({ policies: [{ name: 'bad name', quota: 2, windowS: 1 }], key: 'ip' }), /must match/);
+  assert.throws(() => limiter.route({ policies: [{ name: 'fine', quota: 2_000_001, windowS: 2 }], key: 'ip' }), /one unit per microsecond/);
 });

@@ -26,6 +26,7 @@ const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /** `::ffff:1.2.3.4` is 1.2.3.4: one client, one partition, whichever socket family it came in on. */
 function canonical(address: string): string {
+  if (address.charCodeAt(0) !== 58 /* : */) return address;
   const mapped = MAPPED_V4.exec(address);
   return mapped !== null ? mapped[1] : address;
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 /** `{`, `}` would end the hash tag early; a long partition (a custom key) is hashed to keep keys short. */
 export function partitionTag(partition: string): string {
   if (partition.length > 128) return createHash('sha256').update(partition).digest('hex');
+  if (partition.indexOf('{') === -1 && partition.indexOf('}') === -1) return partition;
   return partition.replace(/[{}]/g, (c) => (c === '{' ? '(' : ')'));
 }
 

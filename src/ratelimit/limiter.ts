@@ -43,11 +43,12 @@ export interface RateLimiterOptions {
 
 /** One decision, as `limiter.observe` reports it. */
 export interface RateLimitDecision {
+  requestId: string;
   route: string;
   partition: string;
   allowed: boolean;
   /** The policies that refused (empty when allowed). */
-  violated: string[];
+  violated: readonly string[];
   /** The store's clock at the decision, epoch ms. */
   at: number;
 }
@@ -81,6 +82,7 @@ export interface RateLimiter {
 const FAIL_OPEN_LOG_EVERY_MS = 10_000;
 
 const seconds = (us: number): number => Math.ceil(us / 1e6);
+const NONE: readonly string[] = Object.freeze([]);
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { store } = options;
@@ -140,7 +142,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       return field;
     };
 
-    function refuse(v: Verdict, violated: string[], units: number): Outcome {
+    function refuse(v: Verdict, violated: readonly string[], units: number): Outcome {
       // A cost larger than a policy's whole burst never fits: no Retry-After would be true.
       const never = policies.some((p) => units > p.burst);
       const body = {
@@ -176,11 +178,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
           }
           return next();
         }
-        const violated: string[] = [];
-        if (!verdict.allowed) for (let i = 0; i < policies.length; i++) if (verdict.remaining[i] < units) violated.push(names[i]);
+        let violated = NONE;
+        if (!verdict.allowed) violated = names.filter((_, i) => verdict.remaining[i] < units);
         for (const name of verdict.allowed ? names : violated) (verdict.allowed ? allowed : limited)[name]++;
         if (observers.length > 0) {
-          const decision: RateLimitDecision = { route: ctx.route, partition, allowed: verdict.allowed, violated, at: verdict.at };
+          const decision: RateLimitDecision = { requestId: ctx.requestId, route: ctx.route, partition, allowed: verdict.allowed, violated, at: verdict.at };
           for (const observer of observers) observer(decision);
         }
         if (!verdict.allowed) return refuse(verdict, violated, units);

@@ -34,6 +34,8 @@ export function compilePolicy(policy: RateLimitPolicy): GcraPolicy {
   if (!Number.isInteger(quota) || quota < 1) throw new TypeError(`rate-limit policy ${name}: quota must be a positive integer`);
   if (!Number.isInteger(windowS) || windowS < 1) throw new TypeError(`rate-limit policy ${name}: windowS must be a positive integer (the RateLimit-Policy header says whole seconds)`);
   if (!Number.isInteger(burst) || burst < 1) throw new TypeError(`rate-limit policy ${name}: burst must be a positive integer`);
+  // The clocks count microseconds: a finer interval would round to nothing in the timestamps.
+  if (quota > windowS * 1e6) throw new TypeError(`rate-limit policy ${name}: at most one unit per microsecond (quota ≤ windowS · 10⁶)`);
   const intervalUs = (windowS * 1e6) / quota;
   return Object.freeze({ name, quota, windowS, burst, intervalUs, toleranceUs: burst * intervalUs });
 }

@@ -26,7 +26,7 @@ for i = 1, #KEYS do
   local tat = tats[i]
   if violated == 0 and cost > 0 then
     tat = tat + cost * interval
-    redis.call('SET', KEYS[i], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000))
+    redis.call('SET', KEYS[i], string.format('%.0f', tat), 'PX', math.max(1, math.ceil((tat - now) / 1000)))
   end
   reply[3 + 2 * i] = math.max(0, math.floor((tonumber(ARGV[2 * i + 1]) - (tat - now)) / interval))
   reply[4 + 2 * i] = math.ceil(tat - now)
