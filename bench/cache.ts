@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '../src/redis/index.ts';
-import { load, loadTool, median, medianRatio, pinSelf, pinning, round2, startTarget, type Sample } from './load.ts';
+import { load, loadTool, medianRatio, pinSelf, pinning, printRouteTable, startTarget, type ServedSample } from './load.ts';
 import { cpuMeter } from './support/cpu.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -27,7 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-redis-'));
 const redis = await startRedisServer({ dir, appendonly: false });
 const server = await startTarget({ name: 'skiff-cache', entry: './servers/skiff-cache.ts', env: { REDIS_URL: redis.url } });
 /** A round's load figures and the CPU µs per request of skiff and of Redis in that round. */
-const samples = new Map<string, (Sample & { appCpuUs: number; redisCpuUs: number })[]>();
+const samples = new Map<string, ServedSample[]>();
 try {
   for (const route of routes) {
     const res = await fetch(server.url + route.path);
@@ -53,12 +53,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log('\n| route | path | req/s (median) | p99 ms (median) | skiff CPU µs/req (median) | Redis CPU µs/req (median) |\n|---|---|---|---|---|---|');
-for (const route of routes) {
-  const s = samples.get(route.name)!;
-  const med = (f: (x: (typeof s)[number]) => number) => round2(median(s.map(f)));
-  console.log(`| ${route.name} | ${route.path} | ${Math.round(med((x) => x.rps))} | ${med((x) => x.p99)} | ${med((x) => x.appCpuUs)} | ${med((x) => x.redisCpuUs)} |`);
-}
+printRouteTable(routes, samples);
 const ratio = (a: string, b: string) => medianRatio(samples.get(a)!.map((s) => s.rps), samples.get(b)!.map((s) => s.rps));
 const totalCpu = (route: string) => samples.get(route)!.map((s) => s.appCpuUs + s.redisCpuUs);
 console.log(JSON.stringify({

@@ -95,6 +95,19 @@ export function medianRatio(a: readonly number[], b: readonly number[]): number 
 
 export const round2 = (x: number): number => Math.round(x * 100) / 100;
 
+/** A round's load figures with the CPU µs per request of the app and of Redis. */
+export type ServedSample = Sample & { appCpuUs: number; redisCpuUs: number };
+
+/** The Markdown table of per-route medians over the rounds (req/s, p99, skiff's and Redis's CPU per request). */
+export function printRouteTable(routes: readonly { name: string; path: string }[], samples: ReadonlyMap<string, ServedSample[]>): void {
+  console.log('\n| route | path | req/s (median) | p99 ms (median) | skiff CPU µs/req (median) | Redis CPU µs/req (median) |\n|---|---|---|---|---|---|');
+  for (const route of routes) {
+    const s = samples.get(route.name)!;
+    const med = (f: (x: ServedSample) => number) => round2(median(s.map(f)));
+    console.log(`| ${route.name} | ${route.path} | ${Math.round(med((x) => x.rps))} | ${med((x) => x.p99)} | ${med((x) => x.appCpuUs)} | ${med((x) => x.redisCpuUs)} |`);
+  }
+}
+
 export function pinSelf(): void {
   if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)]);
 }

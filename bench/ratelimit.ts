@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { startRedisServer } from '../src/redis/index.ts';
-import { load, loadTool, median, medianRatio, pinSelf, pinning, round2, startTarget, type Sample } from './load.ts';
+import { load, loadTool, median, medianRatio, pinSelf, pinning, printRouteTable, round2, startTarget, type ServedSample } from './load.ts';
 import { cpuMeter } from './support/cpu.ts';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -37,7 +37,7 @@ const stats = createClient({ url: redis.url });
 await stats.connect();
 const info = () => stats.info('commandstats');
 const server = await startTarget({ name: 'skiff-ratelimit', entry: './servers/skiff-ratelimit.ts', env: { REDIS_URL: redis.url } });
-const samples = new Map<string, (Sample & { appCpuUs: number; redisCpuUs: number })[]>();
+const samples = new Map<string, ServedSample[]>();
 const commands = new Map<string, number>();
 let limitedRequests = 0;
 try {
@@ -69,12 +69,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log('\n| route | path | req/s (median) | p99 ms (median) | skiff CPU µs/req (median) | Redis CPU µs/req (median) |\n|---|---|---|---|---|---|');
-for (const route of routes) {
-  const s = samples.get(route.name)!;
-  const med = (f: (x: (typeof s)[number]) => number) => round2(median(s.map(f)));
-  console.log(`| ${route.name} | ${route.path} | ${Math.round(med((x) => x.rps))} | ${med((x) => x.p99)} | ${med((x) => x.appCpuUs)} | ${med((x) => x.redisCpuUs)} |`);
-}
+printRouteTable(routes, samples);
 const perRequest = Object.fromEntries([...commands].sort().map(([name, n]) => [name, round2(n / limitedRequests)]));
 console.log(`\nRedis commands per limited request (INFO commandstats, ${limitedRequests} requests): ${JSON.stringify(perRequest)}`);
 const rps = (route: string) => samples.get(route)!.map((s) => s.rps);

@@ -3,6 +3,7 @@
 // (TRUSTED_PROXIES on and off), the limiter before the cache, and the OpenAPI entries.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { buildDocument } from '../src/openapi/index.ts';
 import { QUOTA_EXCEEDED_TYPE, createRateLimiter, redisRateLimitStore } from '../src/ratelimit/index.ts';
@@ -177,4 +178,11 @@ test('one policy name is one budget: declaring it again with another quota throw
   assert.throws(() => limiter.route({ policies: [{ name: 'p', quota: 2, windowS: 1 }], key: 'ip' }), /declared twice/);
   assert.throws(() => limiter.route({ policies: [{ name: 'bad name', quota: 2, windowS: 1 }], key: 'ip' }), /must match/);
   assert.throws(() => limiter.route({ policies: [{ name: 'fine', quota: 2_000_001, windowS: 2 }], key: 'ip' }), /one unit per microsecond/);
+});
+
+test('configuration: TRUSTED_PROXIES takes addresses and CIDRs; anything else stops the start-up naming it', () => {
+  assert.deepEqual(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, ::1,192.0.2.7' }).trustedProxies, ['10.0.0.0/8', '::1', '192.0.2.7']);
+  assert.deepEqual(loadConfig({}).trustedProxies, []);
+  assert.throws(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' }), (err: unknown) =>
+    err instanceof ConfigError && err.code === 'SKIFF_CONFIG_INVALID' && /^TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR/.test(err.detail));
 });
