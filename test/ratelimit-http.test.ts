@@ -186,3 +186,19 @@ test('configuration: TRUSTED_PROXIES takes addresses and CIDRs; anything else st
   assert.throws(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' }), (err: unknown) =>
     err instanceof ConfigError && err.code === 'SKIFF_CONFIG_INVALID' && /^TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR/.test(err.detail));
 });
+
+test('switched off (RATE_LIMIT_ENABLED=false): no limit, no fields, and no 429 in the document', async () => {
+  const off = rateLimitTestApp(createRateLimiter({ store: redisRateLimitStore(redis, 'off:'), log, timeoutMs: 1000, enabled: false }));
+  const c = await testClient(off.app);
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await c.get('/limited');
+      assert.deepEqual([res.status, res.headers.get('ratelimit'), res.headers.get('ratelimit-policy')], [200, null, null]);
+    }
+  } finally {
+    await c.close();
+  }
+  const doc = buildDocument(off.app.routes(), { title: 't', version: '1' }) as unknown as { paths: Record<string, Record<string, { responses: Record<string, any> }>> };
+  assert.equal(doc.paths['/limited'].get.responses['429'], undefined);
+  assert.equal(off.decisions.length, 0);
+});
