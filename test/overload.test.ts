@@ -15,7 +15,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let api: LiveApi;
 
 before(async () => {
-  api = await startLiveApi({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '200', OVERLOAD_SAMPLE_INTERVAL_MS: '100' });
+  // The default threshold (1 s): a loaded machine's own stalls stay under it, the deliberate block does not.
+  api = await startLiveApi({ OVERLOAD_SAMPLE_INTERVAL_MS: '100' });
 });
 after(() => api?.stop());
 
@@ -63,7 +64,7 @@ test('a blocked event loop: requests that arrived meanwhile get 503 + Retry-Afte
     clients[3].send('/readyz'),
     clients[4].send('/healthz'),
   ]);
-  blockEventLoop(1000);
+  blockEventLoop(2500);
   const [list, item, unrouted, ready, live] = await answers;
   for (const refused of [list, item, unrouted]) {
     assert.equal(refused.status, 503);
@@ -79,7 +80,7 @@ test('a blocked event loop: requests that arrived meanwhile get 503 + Retry-Afte
   assert.deepEqual(JSON.parse(live.body), { status: 'overloaded', reason: 'event-loop-delay' });
   // The pressure passes with the next samples: served again.
   let health = (await fetch(api.url + '/healthz').then((r) => r.json())) as { status: string };
-  for (let i = 0; i < 100 && health.status !== 'ok'; i++) {
+  for (let i = 0; i < 250 && health.status !== 'ok'; i++) {
     await sleep(20);
     health = (await fetch(api.url + '/healthz').then((r) => r.json())) as { status: string };
   }
