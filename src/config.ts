@@ -76,7 +76,7 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WRITE_QUOTA: Type.Integer({ minimum: 1, default: 60, description: 'Writes (POST, PATCH, DELETE) one API key may make per RATE_LIMIT_WRITE_WINDOW_S.' }),
   RATE_LIMIT_WRITE_WINDOW_S: Type.Integer({ minimum: 1, default: 60, description: 'Window of the write quota. Seconds.' }),
   RATE_LIMIT_WRITE_BURST: Type.Integer({ minimum: 1, default: 20, description: 'Writes one API key may make at once after a quiet spell.' }),
-  RATE_LIMIT_READ_QUOTA: Type.Integer({ minimum: 1, default: 600, description: 'Reads (GET) one client IP may make per RATE_LIMIT_READ_WINDOW_S.' }),
+  RATE_LIMIT_READ_QUOTA: Type.Integer({ minimum: 1, default: 600, description: 'Catalogue reads (GET /v1/items…) one client IP may make per RATE_LIMIT_READ_WINDOW_S.' }),
   RATE_LIMIT_READ_WINDOW_S: Type.Integer({ minimum: 1, default: 60, description: 'Window of the read quota. Seconds.' }),
   RATE_LIMIT_READ_BURST: Type.Integer({ minimum: 1, default: 100, description: 'Reads one client IP may make at once after a quiet spell.' }),
   TRUSTED_PROXIES: List('Comma-separated proxy addresses or CIDRs whose Forwarded / X-Forwarded-For hops name the client; empty: the socket peer is the client.'),

@@ -1378,10 +1378,6 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1442,21 +1438,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
-            429: {
-                headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
-                    /** @description Seconds until the request would fit. */
-                    "Retry-After"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Redis does not answer; retry shortly. */
             503: {
                 headers: {
@@ -1492,10 +1473,6 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1570,21 +1547,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
                 };
             };
-            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
-            429: {
-                headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
-                    /** @description Seconds until the request would fit. */
-                    "Retry-After"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description Redis does not answer; retry shortly. */
             503: {
                 headers: {
@@ -1620,10 +1582,6 @@ export interface operations {
             /** @description An event stream. */
             200: {
                 headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1682,21 +1640,6 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
-                };
-            };
-            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
-            429: {
-                headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
-                    /** @description Seconds until the request would fit. */
-                    "Retry-After"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Redis does not answer, or this server holds as many event streams as it may (then with `Retry-After`); retry shortly. */
@@ -1869,10 +1812,6 @@ export interface operations {
             200: {
                 headers: {
                     "content-length"?: number;
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1940,21 +1879,6 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationProblem"];
-                };
-            };
-            /** @description Rate limited (code RATE_LIMITED, type `https://iana.org/assignments/http-problem-types#quota-exceeded`): a policy has no room for this request; `violated-policies` names it. Retry after `Retry-After`. */
-            429: {
-                headers: {
-                    /** @description The policies this operation spends from (structured field list, e.g. `"reads";q=600;w=60`): `reads`: 600 per 60 s, burst 100. */
-                    "RateLimit-Policy"?: string;
-                    /** @description Per policy, what is left (structured field list: `r` units that may still be spent at once, `t` seconds until the whole burst is back). */
-                    RateLimit?: string;
-                    /** @description Seconds until the request would fit. */
-                    "Retry-After"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Redis does not answer; retry shortly. */

@@ -214,7 +214,6 @@ export function exportsRouter(services: AppServices, queue: Queue, limits: AppLi
       + 'streamed from Redis a chunk at a time.',
     operationId: 'getExportFile',
     params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
-    use: [limits.reads],
     response: {
       200: { description: 'The file.', contentType: 'text/csv', schema: Type.String(), headers: { 'content-length': { schema: Type.Integer({ minimum: 0 }) } } },
       404: notFound,

@@ -28,7 +28,7 @@ export function buildApp(services: AppServices): App {
     deps: { auth: apiKeyDependency(config.apiKeys) },
     redisTimeoutMs: config.redisCommandTimeoutMs,
     maxStreams: config.sseMaxStreams,
-  }), { prefix: '/v1', use: [limits.reads] });
+  }), { prefix: '/v1' });
   app.include(exportsRouter(services, queue, limits), { prefix: '/v1' });
   // The operator API: ADMIN_KEYS only (an API key gets 403); with none configured it answers 404.
   app.include(createAdminRouter([queue], { adminKeys: config.queue.adminKeys, apiKeys: config.apiKeys }), { prefix: '/v1' });

@@ -1,6 +1,8 @@
 // The example service's rate limits, values from config (RATE_LIMIT_*): writes spend a budget per API key,
-// reads a budget per client IP. Each is one interceptor, listed first in a route's `use` (before the cache or
-// the idempotency interceptor), so a refused request costs one store call and nothing else.
+// reads of the catalogue a budget per client IP. Each is one interceptor, listed first in a route's `use` (before
+// the cache or the idempotency interceptor), so a refused request costs one store call and nothing else. Only
+// routes whose Redis calls share ctx.deadline are limited: elsewhere (the job routes, export downloads bound each
+// call on their own) a hung Redis would cost the limiter's wait and then the handler's again.
 import type { RateLimiter } from '../ratelimit/index.ts';
 import type { Interceptor } from '../router/index.ts';
 import type { AppServices } from './services.ts';
