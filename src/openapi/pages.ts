@@ -4,8 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createRouter, type Router } from '../router/index.ts';
-import { serveStatic, staticAsset, type StaticAsset } from './static.ts';
+import { createRouter, staticRoute, type Router } from '../router/index.ts';
 
 export interface DocsPaths {
   openapiPath: string;
@@ -36,27 +35,17 @@ const here = (file: string): Buffer => readFileSync(new URL(file, import.meta.ur
 
 export function docsRouter(paths: DocsPaths, title: string, openapiJson: () => string): Router {
   const router = createRouter();
-  // Files are read, and the document serialized, on the first request: a process that never serves the docs
-  // never holds them.
-  const serve = (path: string, contentType: string, load: () => Buffer | string, headers: Record<string, string> = {}) => {
-    let asset: StaticAsset | null = null;
-    // The docs pages are left out of the document they serve.
-    const spec = { includeInSchema: false, response: { 200: { contentType }, 304: { description: 'Not Modified' } } };
-    router.get(path, spec, async (ctx) => {
-      const answer = await serveStatic((asset ??= staticAsset(load(), contentType, headers)), ctx.req.headers);
-      return ctx.reply(answer.status, answer.body, answer.headers);
-    });
-  };
-  // With a charset the router takes the type for "not JSON to serialize" and sends the prepared bytes as they are.
-  serve(paths.openapiPath, 'application/json; charset=utf-8', openapiJson);
+  // Loaded on the first request (the document serialized then) and, like every static route, left out of the
+  // document they serve.
+  staticRoute(router, paths.openapiPath, 'application/json; charset=utf-8', openapiJson);
 
   const name = escapeHtml(title);
   const spec = escapeHtml(paths.openapiPath);
   if (paths.redocPath !== null) {
     const bundle = `${paths.redocPath}/redoc.standalone.js`;
     const html = page(`${name} — API reference`, `<redoc spec-url="${spec}"></redoc>\n<script src="${escapeHtml(bundle)}"></script>`);
-    serve(paths.redocPath, HTML, () => html, { ...PAGE_HEADERS, 'content-security-policy': REDOC_CSP });
-    serve(bundle, JS, () => here('./vendor/redoc/redoc.standalone.js').toString('utf8').replace(REDOCLY_LOGO, ''));
+    staticRoute(router, paths.redocPath, HTML, () => html, { ...PAGE_HEADERS, 'content-security-policy': REDOC_CSP });
+    staticRoute(router, bundle, JS, () => here('./vendor/redoc/redoc.standalone.js').toString('utf8').replace(REDOCLY_LOGO, ''));
   }
   if (paths.swaggerPath !== null) {
     const base = paths.swaggerPath;
@@ -65,10 +54,10 @@ export function docsRouter(paths: DocsPaths, title: string, openapiJson: () => s
 <div id="swagger-ui" data-spec-url="${spec}"></div>
 <script src="${b}/swagger-ui-bundle.js"></script>
 <script src="${b}/swagger-init.js"></script>`);
-    serve(base, HTML, () => html, { ...PAGE_HEADERS, 'content-security-policy': SWAGGER_CSP });
-    serve(`${base}/swagger-ui.css`, CSS, () => readFileSync(join(swaggerDir, 'swagger-ui.css')));
-    serve(`${base}/swagger-ui-bundle.js`, JS, () => readFileSync(join(swaggerDir, 'swagger-ui-bundle.js')));
-    serve(`${base}/swagger-init.js`, JS, () => here('./pages/swagger-init.js'));
+    staticRoute(router, base, HTML, () => html, { ...PAGE_HEADERS, 'content-security-policy': SWAGGER_CSP });
+    staticRoute(router, `${base}/swagger-ui.css`, CSS, () => readFileSync(join(swaggerDir, 'swagger-ui.css')));
+    staticRoute(router, `${base}/swagger-ui-bundle.js`, JS, () => readFileSync(join(swaggerDir, 'swagger-ui-bundle.js')));
+    staticRoute(router, `${base}/swagger-init.js`, JS, () => here('./pages/swagger-init.js'));
   }
   return router;
 }

@@ -3,6 +3,7 @@ export { createApp, App, type Admission, type AppOptions, type ResponseEvent, ty
 export { createRouter, Router, type DependencyMap, type RouterOptions } from './router.ts';
 export { defineDependency, type Dependency, type SecurityRequirement } from './dependency.ts';
 export { Reply, isStream } from './reply.ts';
+export { staticRoute } from './static.ts';
 export { MethodTable } from './segment-trie.ts';
 export { CompiledRoute, JSON_CONTENT_TYPE } from './route.ts';
 export type {

@@ -1,9 +1,11 @@
 // Files held in memory and served with a strong ETag (304 on a match) and, when the client takes it, gzip —
-// compressed once, off the event loop, the first time someone asks.
+// compressed once, off the event loop, the first time someone asks. The docs pages and the queue dashboard
+// serve their pages and assets this way.
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Router } from './router.ts';
 
 const gzipAsync = promisify(gzip);
 const MIN_GZIP_BYTES = 1024;
@@ -25,6 +27,20 @@ export function staticAsset(body: Buffer | string, contentType: string, headers:
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   const etag = `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
   return { body: bytes, etag, headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...headers }, gzipped: null };
+}
+
+/**
+ * Adds `GET path` (and so HEAD) to the router, answering `load()`'s bytes. They are loaded on the first request:
+ * a process that never serves the file never holds it. The route is left out of the OpenAPI document.
+ * With a charset in `contentType` the router takes the bytes for "not JSON to serialize" and sends them as they are.
+ */
+export function staticRoute(router: Router, path: string, contentType: string, load: () => Buffer | string, headers: Record<string, string> = {}): void {
+  let asset: StaticAsset | null = null;
+  const spec = { includeInSchema: false, response: { 200: { contentType }, 304: { description: 'Not Modified' } } };
+  router.get(path, spec, async (ctx) => {
+    const answer = await serveStatic((asset ??= staticAsset(load(), contentType, headers)), ctx.req.headers);
+    return ctx.reply(answer.status, answer.body, answer.headers);
+  });
 }
 
 /** What to answer for a GET of this asset, given the request's headers. */
