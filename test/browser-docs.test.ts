@@ -3,9 +3,10 @@
 // GET /healthz on the same origin, and nothing is fetched from anywhere else.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { OpenApiDocument } from '../src/openapi/index.ts';
 import { startExampleApp, type RunningExample } from './contract-app.ts';
+import { launchChromium } from './support/browser.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -20,14 +21,7 @@ const pageErrors: string[] = [];
 before(async () => {
   running = await startExampleApp();
   document = (await running.client.get('/openapi.json')).json();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      // Closes the network below the page too (workers, prefetch): no name but loopback resolves.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
-    ],
-  });
+  browser = await launchChromium();
   context = await browser.newContext();
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());

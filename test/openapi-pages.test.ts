@@ -1,23 +1,11 @@
 // The docs routes over a real socket: the document with a strong ETag, the pages with their CSP, every asset
 // from this server, and the config that moves or switches them off.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { REDOC_CSP, SWAGGER_CSP } from '../src/openapi/index.ts';
 import { startExampleApp, type RunningExample } from './contract-app.ts';
-
-/** A raw GET (fetch would decompress and hide the encoding). */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    }).on('error', reject).end();
-  });
-}
+import { rawGet as get } from './support/raw-get.ts';
 
 describe('with the default config', () => {
   let running: RunningExample;

@@ -1,7 +1,7 @@
 // The example catalogue service: what a developer building on skiff writes. It imports only public faces.
 import type { App } from '../router/index.ts';
 import { mountDocs } from '../openapi/index.ts';
-import { createAdminRouter, createJobsRouter } from '../queue/index.ts';
+import { createAdminRouter, createDashboardRouter, createJobsRouter } from '../queue/index.ts';
 import { overloadGuardFromConfig, rateLimiterFromConfig } from '../ratelimit/index.ts';
 import { createServiceApp, type Service } from '../service/index.ts';
 import { apiKeyDependency } from './auth.ts';
@@ -32,6 +32,8 @@ export function buildApp(services: AppServices): App {
   app.include(exportsRouter(services, queue, limits), { prefix: '/v1' });
   // The operator API: ADMIN_KEYS only (an API key gets 403); with none configured it answers 404.
   app.include(createAdminRouter([queue], { adminKeys: config.queue.adminKeys, apiKeys: config.apiKeys }), { prefix: '/v1' });
+  // Its page at /admin (static, left out of the document), served only where there is an operator to use it.
+  if (config.queue.adminKeys.length > 0) app.include(createDashboardRouter({ path: '/admin', api: '/v1/admin/queues' }));
   // Last: it fixes the route table and documents it (a later include throws).
   mountDocs(app, config.docs, {
     // The project names no licence: a LicenseRef- identifier is SPDX's spelling for "not a listed one".

@@ -10,3 +10,4 @@ export { createJobsRouter, type JobsRouterOptions } from './routes.ts';
 export { queueCollector } from './metrics.ts';
 export { createAdminRouter, operatorKey, type AdminRouterOptions } from './admin-routes.ts';
 export { QueueOperator, OPERATOR_STATUSES, type OperatorStatus, type QueueOverview, type JobPage, type JobRow, type JobDetail, type WorkerView } from './operator.ts';
+export { createDashboardRouter, DASHBOARD_CSP, type DashboardOptions } from './dashboard.ts';
