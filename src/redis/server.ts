@@ -15,6 +15,10 @@ export interface RedisServerOptions {
    * its workers have drained (npm start). It is still stopped when the owner exits.
    */
   ownProcessGroup?: boolean;
+  /** A config file read first (a Sentinel's: it rewrites it as it learns the topology). */
+  configFile?: string;
+  /** More options after skiff's own (cluster mode, replicaof, --sentinel); a later option wins. */
+  extraArgs?: string[];
 }
 
 export interface RedisServer {
@@ -59,8 +63,10 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   const port = options.port || (await freePort());
   mkdirSync(options.dir, { recursive: true });
   const args = [
+    ...(options.configFile === undefined ? [] : [options.configFile]),
     '--port', String(port), '--bind', '127.0.0.1', '--dir', options.dir, '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no', '--daemonize', 'no', '--loglevel', 'warning',
+    ...(options.extraArgs ?? []),
   ];
   const child = spawn(options.bin ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: options.ownProcessGroup });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
