@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { HttpError, SkiffStartupError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { trustedProxies } from './ratelimit/index.ts';
+import type { RedisTopology } from './redis/index.ts';
 import { compileStringInput } from './schema/index.ts';
 
 // A misspelt NODE_ENV ("prod") would silently keep development behaviour in production: only these are accepted.
@@ -25,6 +26,14 @@ export const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis to use; unset: 127.0.0.1:6379, or a private redis-server started by `npm start`.' })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_.-]*$', default: 'skiff:', description: 'Prefix of every Redis key skiff writes.' }),
   REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000, 'Longest a request waits on one Redis command before answering 503.'),
+  REDIS_CLUSTER_NODES: List('Comma-separated `host:port` of some Redis Cluster nodes: use the cluster instead of REDIS_URL.'),
+  REDIS_SENTINELS: List('Comma-separated `host:port` of Redis Sentinels: use the master they name (REDIS_SENTINEL_MASTER) instead of REDIS_URL.'),
+  REDIS_SENTINEL_MASTER: Type.String({ default: 'mymaster', description: 'The master name the Sentinels watch.' }),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ description: 'Password of the Sentinels themselves, when they require one.' })),
+  REDIS_USERNAME: Type.Optional(Type.String({ description: 'ACL user for cluster and Sentinel-watched nodes (REDIS_URL carries its own).' })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ description: 'Password for cluster and Sentinel-watched nodes (REDIS_URL carries its own).' })),
+  REDIS_TLS: Type.Boolean({ default: false, description: 'TLS to cluster and Sentinel nodes (REDIS_URL: use `rediss://`).' }),
+  REDIS_REQUIRE_NOEVICTION: Type.Boolean({ default: false, description: 'Refuse to start unless every Redis master has maxmemory-policy noeviction (else a warning).' }),
   API_KEYS: List('Comma-separated API keys accepted in `X-API-Key` by write routes.'),
   CORS_ORIGINS: List('Comma-separated origins allowed by CORS (`*` for any); empty: CORS off.'),
   CORS_METHODS: Type.String({ default: 'GET,POST,PUT,PATCH,DELETE', description: 'Methods allowed in CORS preflight.' }),
@@ -99,6 +108,10 @@ export interface Config {
   redisUrl: string | undefined;
   redisPrefix: string;
   redisCommandTimeoutMs: number;
+  /** A Redis Cluster or Sentinel-watched master in place of redisUrl; undefined for a single Redis. */
+  redisTopology: RedisTopology | undefined;
+  /** Refuse to start when a master may evict keys (queue data would vanish), instead of warning. */
+  redisRequireNoEviction: boolean;
   apiKeys: string[];
   cors: { origins: string[]; methods: string[]; headers: string[] };
   bodyLimitBytes: number;
@@ -190,6 +203,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    redisTopology: redisTopology(env),
+    redisRequireNoEviction: env.REDIS_REQUIRE_NOEVICTION,
     apiKeys: list(env.API_KEYS),
     cors: { origins: list(env.CORS_ORIGINS), methods: list(env.CORS_METHODS), headers: list(env.CORS_HEADERS) },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
@@ -242,6 +257,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sampleIntervalMs: env.OVERLOAD_SAMPLE_INTERVAL_MS,
     },
   };
+}
+
+function redisTopology(env: Env): RedisTopology | undefined {
+  const nodes = list(env.REDIS_CLUSTER_NODES);
+  const sentinels = list(env.REDIS_SENTINELS);
+  if (nodes.length > 0 && sentinels.length > 0) throw new ConfigError('REDIS_CLUSTER_NODES: set it or REDIS_SENTINELS, not both');
+  for (const node of [...nodes, ...sentinels]) {
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:,]+):\d{1,5}$/.test(node)) throw new ConfigError(`REDIS_CLUSTER_NODES / REDIS_SENTINELS: "${node}" is not host:port`);
+  }
+  const credentials = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, tls: env.REDIS_TLS };
+  if (nodes.length > 0) return { kind: 'cluster', nodes, ...credentials };
+  if (sentinels.length > 0) return { kind: 'sentinel', sentinels, master: env.REDIS_SENTINEL_MASTER, sentinelPassword: env.REDIS_SENTINEL_PASSWORD, ...credentials };
+  return undefined;
 }
 
 export class ConfigError extends SkiffStartupError {

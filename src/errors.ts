@@ -175,6 +175,7 @@ export const STARTUP_ERRORS = {
   SKIFF_ADDRESS_IN_USE: 'Another process listens on PORT (or METRICS_PORT): stop it or choose another port.',
   SKIFF_ADDRESS_UNUSABLE: 'The address cannot be listened on (a privileged port, a host that is not this machine): change HOST/PORT.',
   SKIFF_NO_REDIS: 'No Redis is reachable and redis-server is not installed: install it or set REDIS_URL.',
+  SKIFF_REDIS_EVICTION: 'REDIS_REQUIRE_NOEVICTION is set and a Redis master may evict keys: set `maxmemory-policy noeviction` on it.',
 } as const;
 
 export type StartupErrorCode = keyof typeof STARTUP_ERRORS;

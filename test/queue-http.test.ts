@@ -2,61 +2,40 @@
 // status, SSE events, abort, idempotency, validation, and 503 when Redis is away.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { appJobs } from '../src/app/exports.ts';
-import { buildApp } from '../src/app/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
-import { closeRedis, createRedis, pingRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
-import { createApp } from '../src/router/index.ts';
-import { createJobsRouter, createQueue, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
-import { testClient, type TestClient } from '../src/testing/index.ts';
-import { until } from './support/queue.ts';
-import { echo, nap, progress, TEST_JOBS } from './support/queue-jobs.ts';
+import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
+import type { Queue } from '../src/queue/index.ts';
+import type { TestClient } from '../src/testing/index.ts';
+import { startJobApps, type JobApps } from './support/job-apps.ts';
+import { jobEnd as jobEndAs, until } from './support/queue.ts';
+import { echo, nap, progress } from './support/queue-jobs.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 
 let server: TestRedis;
 let redis: Redis;
+let apps: JobApps;
 let app: TestClient;
 let jobsApp: TestClient;
 let testQueue: Queue;
 let appQueue: Queue;
-const workers: Worker[] = [];
 const KEY = { 'x-api-key': 'test-key' };
-const log = createLogger('silent');
 
 before(async () => {
   server = await startTestRedis();
   const config = loadConfig({ REDIS_URL: server.url, API_KEYS: 'test-key', REDIS_COMMAND_TIMEOUT_MS: '1000', CACHE_ENABLED: 'false' });
-  redis = createRedis({ url: server.url, commandTimeoutMs: 1000, log });
+  redis = createRedis({ url: server.url, commandTimeoutMs: 1000, log: createLogger('silent') });
   await until(() => redis.isReady);
-  app = await testClient(buildApp({ config, log, redis, isDraining: () => false, pingRedis: () => pingRedis(redis, 300) }));
-  appQueue = createQueue({ redis, prefix: config.redisPrefix, jobs: appJobs(config) });
-  // A second app mounts the reusable jobs router on a queue of test jobs, with fast heartbeats.
-  testQueue = createQueue({ redis, prefix: 'qt:', jobs: TEST_JOBS, commandTimeoutMs: 1000 });
-  const custom = createApp({ log, bodyLimitBytes: 1 << 20, responseValidation: true, onError: redisErrorAnswer });
-  custom.include(createJobsRouter(testQueue, { heartbeatMs: 100 }), { prefix: '/v1' });
-  jobsApp = await testClient(custom);
-  for (const queue of [appQueue, testQueue]) {
-    workers.push(startWorker({ queue, consumer: `w-${workers.length}`, log, leaseMs: 2000, blockMs: 100, promoteEveryMs: 20 }));
-  }
-  await Promise.all(workers.map((w) => w.ready));
+  apps = await startJobApps(redis, config, { leaseMs: 2000 });
+  ({ app, jobsApp, testQueue, appQueue } = apps);
 });
 after(async () => {
-  await Promise.all(workers.map((w) => w.stop()));
-  await app.close();
-  await jobsApp.close();
+  await apps.stop();
   await closeRedis(redis);
   await server.stop();
 });
 
-async function jobEnd(client: TestClient, id: string): Promise<Record<string, unknown>> {
-  let job: Record<string, unknown> = {};
-  await until(async () => {
-    job = (await client.get(`/v1/jobs/${id}`, { headers: KEY })).json();
-    return ['complete', 'failed', 'aborted'].includes(job.status as string);
-  }, 15_000, `job ${id}`);
-  return job;
-}
+const jobEnd = (client: TestClient, id: string) => jobEndAs(client, id, KEY);
 
 /** Reads a whole SSE response: the events in order and whether the server closed it. */
 async function readEvents(url: string): Promise<{ event: string; id: string; data: Record<string, unknown> }[]> {

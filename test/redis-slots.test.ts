@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { exportKeys, itemKeys } from '../src/app/keys.ts';
 import { namespaceKeys } from '../src/cache/keys.ts';
 import { idempotencyKeys } from '../src/idempotency/keys.ts';
-import { queueKeys } from '../src/queue/keys.ts';
+import { INDEXED_STATUSES, queueKeys } from '../src/queue/keys.ts';
+import { policyKey } from '../src/ratelimit/keys.ts';
 import { hashedPart, keySlot } from './support/redis-slot.ts';
 
 const prefix = 'skiff:';
@@ -18,6 +19,9 @@ const ns = namespaceKeys(prefix, 'users');
 const items = itemKeys(prefix);
 const exports = exportKeys(prefix);
 const record = idempotencyKeys(prefix).record('alice', 'POST /items', 'key-1');
+// What queue scripts build from the queue's base or job prefix: job hashes, status indexes (lua/lib/indexes.lua),
+// counters, the pause flag and worker details.
+const queueDerived = [q.job('a1'), q.idempotency('alice', 'k1'), ...INDEXED_STATUSES.map((s) => q.status(s)), q.minutes, q.paused, q.workerInfo];
 
 interface ScriptCall {
   /** The keys its caller passes (src/<dir>/<caller>). */
@@ -42,16 +46,21 @@ const CALLS: Record<string, ScriptCall> = {
   'idempotency/claimKey-1.lua': { keys: [record] },
   'idempotency/storeResponse-1.lua': { keys: [record] },
   'idempotency/releaseClaim-1.lua': { keys: [record] },
-  'queue/addJobs-2.lua': { keys: [q.stream, q.delayed], derived: [q.job('a1'), q.idempotency('alice', 'k1')] },
-  'queue/startJobs-4.lua': { keys: [q.stream, q.dead, q.stats, q.listeners], derived: [q.job('a1')] },
-  'queue/settleJobs-5.lua': { keys: [q.stream, q.delayed, q.dead, q.stats, q.listeners], derived: [q.job('a1')] },
-  'queue/promoteDelayed-2.lua': { keys: [q.delayed, q.stream], derived: [q.job('a1')] },
-  'queue/heartbeat-2.lua': { keys: [q.stream, q.workers], derived: [q.job('a1')] },
-  'queue/reportProgress-1.lua': { keys: [q.job('a1')] },
-  'queue/abortJob-3.lua': { keys: [q.stream, q.delayed, q.job('a1')] },
-  'queue/replayDead-3.lua': { keys: [q.dead, q.stream, q.stats], derived: [q.job('a1')] },
-  'queue/retireConsumers-2.lua': { keys: [q.stream, q.workers] },
-  'queue/requeueStalled-1.lua': { keys: [q.stream], derived: [q.job('a1')] },
+  'queue/addJobs-2.lua': { keys: [q.stream, q.delayed], derived: queueDerived },
+  'queue/startJobs-4.lua': { keys: [q.stream, q.dead, q.stats, q.listeners], derived: queueDerived },
+  'queue/settleJobs-5.lua': { keys: [q.stream, q.delayed, q.dead, q.stats, q.listeners], derived: queueDerived },
+  'queue/promoteDelayed-2.lua': { keys: [q.delayed, q.stream], derived: queueDerived },
+  'queue/heartbeat-2.lua': { keys: [q.stream, q.workers], derived: queueDerived },
+  'queue/reportProgress-1.lua': { keys: [q.job('a1')], derived: queueDerived },
+  'queue/abortJob-3.lua': { keys: [q.stream, q.delayed, q.job('a1')], derived: queueDerived },
+  'queue/replayDead-3.lua': { keys: [q.dead, q.stream, q.stats], derived: queueDerived },
+  'queue/retireConsumers-2.lua': { keys: [q.stream, q.workers], derived: queueDerived },
+  'queue/requeueStalled-1.lua': { keys: [q.stream], derived: queueDerived },
+  'queue/retryJobs-2.lua': { keys: [q.stream, q.dead], derived: queueDerived },
+  'queue/deleteJobs-2.lua': { keys: [q.stream, q.delayed], derived: queueDerived },
+  'queue/promoteJob-2.lua': { keys: [q.delayed, q.stream], derived: queueDerived },
+  'ratelimit/spend-n.lua': { keys: [policyKey(prefix, 'alice', 'burst'), policyKey(prefix, 'alice', 'daily')] },
+  'queue/listJobs-1.lua': { keys: [q.status('complete')], derived: queueDerived },
 };
 
 // Multi-key commands issued outside scripts (a MULTI is one slot too on a cluster).
@@ -86,8 +95,10 @@ test('every Lua script under src/*/lua has a declared call', () => {
 
 for (const [file, call] of Object.entries(CALLS)) {
   test(`${file}: its keys and the keys it derives share one slot`, () => {
-    const count = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
-    // A variadic tail (tags, indexes) repeats the last declared key's kind: at least the named count.
+    // `-n`: as many keys as the call has (one per policy); else a variadic tail (tags, indexes) repeats the last
+    // declared key's kind: at least the named count.
+    const named = /-(\d+|n)\.lua$/.exec(file)?.[1];
+    const count = named === 'n' ? 1 : Number(named);
     assert.ok(call.keys.length >= count, `${file} takes ${count} keys, the sample passes ${call.keys.length}`);
     const all = [...call.keys, ...(call.derived ?? [])];
     const slots = new Set(all.map(keySlot));

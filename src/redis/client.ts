@@ -1,15 +1,20 @@
 // One node-redis client per process, built so that Redis trouble degrades a request instead of hanging it:
 // no offline queue (commands fail at once while disconnected), reconnect with capped exponential backoff,
 // an outage logged with backoff (./outage.ts), and `withTimeout` for callers on a request path.
+// A Redis Cluster or a Sentinel-watched master sits behind the same face (./topology.ts).
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { settleWithin } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import { outageLog } from './outage.ts';
+import { describeTopology, topologyClient, type RedisTopology } from './topology.ts';
 
 export type Redis = RedisClientType;
 
 export interface RedisOptions {
+  /** A single Redis (auth and TLS in the URL: `rediss://user:pass@host:port`); ignored when `topology` is set. */
   url: string;
+  /** A Redis Cluster or a Sentinel-watched master instead of `url`. */
+  topology?: RedisTopology;
   /** Bounds connecting; request paths bound each call with withTimeout(…, this) and degrade (503 or a miss). */
   commandTimeoutMs: number;
   log: Logger;
@@ -29,20 +34,22 @@ export function reconnectDelay(retries: number): number {
 export function createRedis(options: RedisOptions): Redis {
   const name = options.name ?? 'skiff';
   const log = options.log.child({ component: 'redis', client: name });
-  const client = createClient({
-    url: options.url,
+  const connection = {
     name,
     disableOfflineQueue: true,
-    // No per-command timeout (node-redis defaults to 5 s): it covers only commands not yet written (rejected at
-    // once here anyway, with no offline queue) and costs a timer and a signal per command; callers bound what
-    // they wait for with withTimeout.
-    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: Math.max(options.commandTimeoutMs, 1000),
       reconnectStrategy: reconnectDelay,
     },
-  }) as unknown as Redis;
-  const outage = outageLog(log, options.url);
+  };
+  // No per-command timeout (node-redis defaults to 5 s): it covers only commands not yet written (rejected at
+  // once here anyway, with no offline queue) and costs a timer and a signal per command; callers bound what
+  // they wait for with withTimeout.
+  const commandOptions = { timeout: 0 };
+  const client = options.topology === undefined
+    ? createClient({ url: options.url, ...connection, commandOptions }) as unknown as Redis
+    : topologyClient(options.topology, connection, commandOptions);
+  const outage = outageLog(log, options.topology === undefined ? options.url : describeTopology(options.topology));
   client.on('error', (err: unknown) => outage.down(err));
   client.on('ready', () => outage.up());
   client.connect().catch((err: unknown) => outage.down(err));

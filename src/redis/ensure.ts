@@ -1,4 +1,4 @@
-// `npm start` on a fresh machine: use REDIS_URL when set; else a Redis answering on 127.0.0.1:6379; else start
+// `npm start` on a fresh machine: use a configured cluster or Sentinels, else REDIS_URL when set; else a Redis answering on 127.0.0.1:6379; else start
 // a private redis-server (loopback, free port, AOF on, data under ./var/redis) and stop it on exit.
 import { SkiffStartupError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -23,9 +23,12 @@ export interface EnsureOptions {
   probePort?: number;
   /** The redis-server binary (default from PATH). */
   bin?: string;
+  /** A Redis Cluster or Sentinels are configured: nothing to probe for or start (the url is then unused). */
+  topology?: unknown;
 }
 
 export async function ensureRedis(configured: string | undefined, dataDir: string, log: Logger, options: EnsureOptions = {}): Promise<EnsuredRedis> {
+  if (options.topology !== undefined) return { url: configured ?? '', stop: async () => {} };
   if (configured !== undefined) return { url: configured, stop: async () => {} };
   const probePort = options.probePort ?? 6379;
   if (await redisAnswers('127.0.0.1', probePort)) {

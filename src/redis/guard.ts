@@ -20,6 +20,11 @@ const GUARD = "local guard_now = redis.call('TIME') "
   + "if tonumber(guard_now[1]) * 1000 + math.floor(tonumber(guard_now[2]) / 1000) > tonumber(ARGV[1]) then "
   + `return redis.error_reply('${REFUSED} the request deadline passed before this write ran; nothing was written') end `;
 
+/** The source a guarded script runs: the guard, then the file's own lines. */
+export function guardedSource(source: string): string {
+  return GUARD + source;
+}
+
 export interface GuardedScript {
   readonly name: string;
   /**
@@ -34,7 +39,7 @@ export interface GuardedScript {
  * before its first line, so the script body never sees a request past its deadline.
  */
 export function guardedScriptFile(dir: URL, name: string): GuardedScript {
-  const script = luaScript(name, GUARD + readFileSync(new URL(name, dir), 'utf8'));
+  const script = luaScript(name, guardedSource(readFileSync(new URL(name, dir), 'utf8')));
   return {
     name,
     async run(client, deadline, keys, args) {

@@ -2,5 +2,7 @@ export { createRedis, pingRedis, withTimeout, RedisTimeoutError, isRedisUnavaila
 export { startRedisServer, redisAnswers, freePort, RedisNotInstalledError, type RedisServer, type RedisServerOptions } from './server.ts';
 export { luaScript, luaScriptFile, BINARY_REPLIES, type LuaScript } from './script.ts';
 export { ensureRedis, NoRedisError, type EnsuredRedis, type EnsureOptions } from './ensure.ts';
-export { guardedScriptFile, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';
+export { guardedScriptFile, guardedSource, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';
 export { redisErrorAnswer, type FailedRequest } from './answer.ts';
+export { type RedisTopology } from './topology.ts';
+export { checkEvictionPolicy, RedisEvictionError } from './eviction.ts';

@@ -12,8 +12,9 @@ export interface OutageLog {
   up(): void;
 }
 
-export function outageLog(log: Logger, url: string): OutageLog {
-  const redis = withoutPassword(url);
+/** `where`: a Redis URL (its password is hidden here) or a topology's description (which names none). */
+export function outageLog(log: Logger, where: string): OutageLog {
+  const redis = /^rediss?:\/\//.test(where) ? withoutPassword(where) : where;
   let since = 0;
   let attempts = 0;
   let lastError = '';

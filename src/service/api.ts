@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, type ServerMetrics } from '../metrics/index.ts';
 import { createQueue, queueCollector } from '../queue/index.ts';
 import { overloadCollector, overloadGuardFromConfig, rateLimitCollector, rateLimiterFromConfig } from '../ratelimit/index.ts';
-import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
+import { checkEvictionPolicy, closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
 import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
 import { serviceJobs, type Service } from './service.ts';
 
@@ -22,8 +22,13 @@ export interface RunningApi {
 
 /** Starts one API process of `service`; `link` is its supervisor (or a stand-in). */
 export async function startApi(service: Service, config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
-  const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log);
-  const redis = createRedis({ url: redisHost.url, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
+  const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log, { topology: config.redisTopology });
+  const redis = createRedis({ url: redisHost.url, topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
+  await checkEvictionPolicy(redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }).catch(async (err: unknown) => {
+    await closeRedis(redis);
+    await redisHost.stop();
+    throw err;
+  });
   const cacheRedis = config.cache.redisUrl === undefined ? redis
     : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;

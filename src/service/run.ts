@@ -82,8 +82,8 @@ async function supervise(config: Config, role: ServiceRole): Promise<number> {
   const taken = (listenFd === null ? await checkListen(apiAddress(config)) : null) ?? await checkListen(metricsAddress(config));
   if (taken !== null) refuseToStart(taken);
   // One Redis for every process: a private redis-server is started here, once, not per worker.
-  const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log);
-  const env = { REDIS_URL: redisHost.url };
+  const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log, { topology: config.redisTopology });
+  const env: Record<string, string> = redisHost.url === '' ? {} : { REDIS_URL: redisHost.url };
   const groups: WorkerGroup[] = [{ name: 'api', exec, count: c.webConcurrency, env, maxRequests: c.maxRequests, maxRequestsJitter: c.maxRequestsJitter }];
   if (role === 'all') groups.push({ name: 'worker', exec, count: c.workerConcurrency, env });
   const code = await runSupervisor(groups, c, log, listenFd);

@@ -1,6 +1,7 @@
 // Helpers for the queue tests: real worker processes, polling for a condition, and the CLI.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { TestClient } from '../../src/testing/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKER_ENTRY = fileURLToPath(new URL('./queue-worker.ts', import.meta.url));
@@ -46,6 +47,16 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Polls GET /v1/jobs/{id} until the job has ended; returns its view. */
+export async function jobEnd(client: TestClient, id: string, headers: Record<string, string>): Promise<Record<string, unknown>> {
+  let job: Record<string, unknown> = {};
+  await until(async () => {
+    job = (await client.get(`/v1/jobs/${id}`, { headers })).json();
+    return ['complete', 'failed', 'aborted'].includes(job.status as string);
+  }, 15_000, `job ${id}`);
+  return job;
 }
 
 /** Runs `npm run queue -- ...args` (the CLI entry, directly) and returns its exit code and stdout. */

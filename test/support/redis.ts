@@ -21,6 +21,36 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
+/** One command on a loopback Redis on its own short-lived connection (harness set-up and checks). */
+export async function redisCommand(port: number, command: string[]): Promise<unknown> {
+  const client = createClient({ url: `redis://127.0.0.1:${port}` });
+  await client.connect();
+  try {
+    return await client.sendCommand(command);
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Starts a group of servers in one temp dir: `start` adds each to `servers` as it starts; the group's stop (also
+ * run when starting fails) stops them all and removes the dir.
+ */
+export async function startServerGroup<T extends object>(name: string, start: (dir: string, servers: RedisServer[]) => Promise<T>): Promise<T & { stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `skiff-test-${name}-`));
+  const servers: RedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    return { ...(await start(dir, servers)), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 export async function startTestRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-test-redis-'));
   const appendonly = options.appendonly ?? false;

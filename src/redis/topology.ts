@@ -1,0 +1,107 @@
+// A Redis Cluster or a Sentinel-watched master behind skiff's one Redis face. Callers keep the single client's
+// API: typed commands, multi(), duplicate(), subscribe(), close() and destroy() are node-redis's own on both;
+// only `sendCommand(args, options)` differs (a cluster routes by a first key, a Sentinel client takes a
+// read-only flag first), so it is given the single client's signature here. Multi-key commands and scripts keep
+// their keys in one slot (test/redis-slots.test.ts proves it), so routing by the first key is routing by all.
+import { createCluster, createSentinel } from 'redis';
+import type { Redis } from './client.ts';
+
+interface Credentials {
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+export type RedisTopology =
+  /** Some of the cluster's nodes (`host:port`); the client discovers the rest. */
+  | ({ kind: 'cluster'; nodes: readonly string[] } & Credentials)
+  /** The Sentinels (`host:port`) watching the master named `master`; `sentinelPassword` when they require one. */
+  | ({ kind: 'sentinel'; sentinels: readonly string[]; master: string; sentinelPassword?: string } & Credentials);
+
+/** What the single client's options carry over to every node's connection. */
+export interface NodeConnection {
+  name: string;
+  disableOfflineQueue: boolean;
+  socket: { connectTimeout: number; reconnectStrategy: (retries: number) => number };
+}
+
+type Send = (args: (string | Buffer)[], options?: unknown) => Promise<unknown>;
+
+/** `host:port` → a node address; IPv6 in brackets (`[::1]:6379`). */
+export function parseNode(node: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(node.trim());
+  if (match === null) throw new TypeError(`"${node}" is not host:port`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+export function describeTopology(topology: RedisTopology): string {
+  return topology.kind === 'cluster'
+    ? `cluster ${topology.nodes.join(',')}`
+    : `sentinel master "${topology.master}" via ${topology.sentinels.join(',')}`;
+}
+
+/**
+ * The key a command is routed by on a cluster: the first key of a script call, the stream of a stream read, the
+ * key after a subcommand (XGROUP, XINFO), else the first argument. Undefined (any node) for a keyless script.
+ */
+export function routingKey(args: readonly (string | Buffer)[]): string | Buffer | undefined {
+  const command = String(args[0]).toUpperCase();
+  switch (command) {
+    case 'EVAL': case 'EVALSHA': case 'EVAL_RO': case 'EVALSHA_RO':
+      return Number(args[2]) > 0 ? args[3] : undefined;
+    case 'XREAD': case 'XREADGROUP': {
+      const streams = args.findIndex((a) => String(a).toUpperCase() === 'STREAMS');
+      return streams === -1 ? undefined : args[streams + 1];
+    }
+    case 'XGROUP': case 'XINFO': case 'OBJECT': case 'MEMORY':
+      return args[2];
+    default:
+      return args[1];
+  }
+}
+
+function credentials(topology: Credentials): { username?: string; password?: string } {
+  return { ...(topology.username === undefined ? {} : { username: topology.username }), ...(topology.password === undefined ? {} : { password: topology.password }) };
+}
+
+/** A duplicate gets the same face (the worker's blocking reader and subscribers are duplicates). */
+function withSingleClientFace(client: Redis, route: (send: Send) => Send): Redis {
+  const face = client as unknown as { sendCommand: Send; duplicate: (overrides?: object) => Redis };
+  const send = face.sendCommand.bind(client) as Send;
+  const duplicate = face.duplicate.bind(client);
+  face.sendCommand = route(send);
+  face.duplicate = (overrides) => withSingleClientFace(duplicate(clusterSafe(overrides)), route);
+  return client;
+}
+
+// A single client's `name` override means nothing to a cluster or Sentinel client's own options.
+const clusterSafe = (overrides: object | undefined): object | undefined => {
+  if (overrides === undefined || !('name' in overrides)) return overrides;
+  const { name: _name, ...rest } = overrides as { name: unknown };
+  return rest;
+};
+
+export function topologyClient(topology: RedisTopology, connection: NodeConnection, commandOptions: { timeout: number }): Redis {
+  const node = { ...connection, ...credentials(topology), socket: { ...connection.socket, ...(topology.tls ? { tls: true as const } : {}) } };
+  if (topology.kind === 'cluster') {
+    const cluster = createCluster({
+      rootNodes: topology.nodes.map((n) => ({ socket: { ...parseNode(n), ...(topology.tls ? { tls: true as const } : {}) } })),
+      defaults: node,
+      commandOptions,
+    }) as unknown as Redis;
+    return withSingleClientFace(cluster, (send) => (args, options) =>
+      (send as unknown as (key: unknown, readonly: boolean, a: unknown, o: unknown) => Promise<unknown>)(routingKey(args), false, args, options));
+  }
+  const sentinel = createSentinel({
+    name: topology.master,
+    sentinelRootNodes: topology.sentinels.map(parseNode),
+    nodeClientOptions: node,
+    sentinelClientOptions: {
+      ...(topology.sentinelPassword === undefined ? {} : { password: topology.sentinelPassword }),
+      socket: { connectTimeout: connection.socket.connectTimeout, ...(topology.tls ? { tls: true as const } : {}) },
+    },
+    commandOptions,
+  }) as unknown as Redis;
+  return withSingleClientFace(sentinel, (send) => (args, options) =>
+    (send as unknown as (readonly: boolean, a: unknown, o: unknown) => Promise<unknown>)(false, args, options));
+}
