@@ -28,8 +28,8 @@ export interface QueueOptions {
   clock?: Clock;
   /**
    * How many finished jobs the complete and failed (and aborted) status indexes keep, and for how long; the
-   * scripts that finish jobs delete the oldest past either bound, hashes included (QUEUE_KEEP_COMPLETE,
-   * QUEUE_KEEP_FAILED). Default DEFAULT_RETENTION.
+   * scripts that finish jobs delete the oldest past either bound, hashes included (a count once it is 1% over,
+   * back to it in one chunk: QUEUE_KEEP_COMPLETE, QUEUE_KEEP_FAILED). Default DEFAULT_RETENTION.
    */
   retention?: { complete?: Keep; failed?: Keep };
 }

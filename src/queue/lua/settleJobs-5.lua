@@ -17,7 +17,7 @@
   Returns 1 or 0 (stale attempt) per job. ]]
 local listened = redis.call('ZCOUNT', KEYS[5], ARGV[3], '+inf') > 0
 local base, now = ARGV[5], tonumber(ARGV[3])
-local applied, acked, ended = {}, {}, {}
+local applied, acked, entered = {}, {}, {}
 local counts = { processed = 0, failed = 0, retried = 0 }
 for i = 7, #ARGV, 8 do
   local id, entry, attempt, outcome, value = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -61,8 +61,11 @@ for i = 7, #ARGV, 8 do
     end
     if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'logs', withLogs(redis.call('HGET', key, 'logs'), ARGV[i + 6])) end
     if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'stack', ARGV[i + 7]) end
-    indexMove(base, id, 'in_progress', status, ARGV[3])
-    ended[status] = true
+    if INDEXED[status] then -- added below, one ZADD per status
+      local scored = entered[status] or {}
+      entered[status] = scored
+      scored[#scored + 1], scored[#scored + 2] = ARGV[3], id
+    end
     acked[#acked + 1] = entry
     if listened then redis.call('PUBLISH', key, rev .. ' ' .. status) end
     applied[#applied + 1] = 1
@@ -73,7 +76,8 @@ for counter, n in pairs(counts) do
 end
 countMinute(base, now, counts.processed, counts.failed)
 local keep = retention(ARGV[6])
-for status in pairs(ended) do
+for status, scored in pairs(entered) do
+  indexAdd(base, status, scored)
   if keep[status] then trimStatus(base, status, keep[status], now) end
 end
 if #acked > 0 then
