@@ -80,7 +80,10 @@ async function measure(targets: string[]) {
   for (const [id, answer] of answers) byId.set(id, await answer);
   const decisions: Decision[] = [];
   for (const target of targets) decisions.push(...((await (await fetch(`${target}/decisions`)).json()) as Decision[]));
-  decisions.sort((a, b) => a.at - b.at);
+  // Decision times are whole ms (Redis TIME, or the process clock), so decisions of two processes tie. Within one
+  // ms an allowance never follows a refusal of the same burst (a refill takes an interval), so ties sort
+  // allowances first; in arrival order a burst split over two processes could read as refused before allowed.
+  decisions.sort((a, b) => a.at - b.at || Number(b.allowed) - Number(a.allowed));
   return { decisions, byId };
 }
 
