@@ -29,6 +29,26 @@ export interface JobContext {
   redis: Redis;
 }
 
+/**
+ * Debounce or throttle: an enqueue whose dedupe key (per owner and job name) names a live job resolves to that job
+ * instead of adding one. `throttle`: the new payload is dropped while the job waits or runs. `debounce`: while the
+ * job has not started, it takes the new payload and its start moves to `delayMs` after this enqueue, but never past
+ * `maxWaitMs` after the first one; once it runs, the next enqueue makes a new job.
+ */
+export interface Dedupe {
+  mode: 'throttle' | 'debounce';
+  /** Debounce: the quiet time before the job starts (required, > 0). */
+  delayMs?: number;
+  /** Debounce: the latest start, counted from the job's first enqueue (default none). */
+  maxWaitMs?: number;
+}
+
+/** A definition's dedupe: the key comes from the payload. */
+export interface JobDedupe<T> extends Dedupe {
+  // Method syntax: definitions of any payload type fit in one JobDefinition[] list.
+  key(payload: T): string;
+}
+
 export interface JobSpec<P extends TSchema, R extends TSchema> {
   /** Unique per queue, e.g. 'catalog.export'. */
   name: string;
@@ -42,6 +62,8 @@ export interface JobSpec<P extends TSchema, R extends TSchema> {
   backoff?: Partial<Backoff>;
   /** How long a finished job's hash (status, result) stays readable (default 1 day). */
   keepResultS?: number;
+  /** Every enqueue of this job dedupes by the key its payload gives (an enqueue's own `dedupe` overrides it). */
+  dedupe?: JobDedupe<Static<P>>;
 }
 
 export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = TSchema> {
@@ -54,6 +76,8 @@ export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = 
   readonly maxTries: number;
   readonly backoff: Backoff;
   readonly keepResultS: number;
+  /** The definition's dedupe (checked at definition), or null. */
+  readonly dedupe: JobDedupe<Static<P>> | null;
   /** Validates (defaults applied) a payload; throws HttpError 422 with field errors. */
   readonly parse: (payload: unknown) => Static<P>;
 }
@@ -75,8 +99,18 @@ export function defineJob<P extends TSchema, R extends TSchema = TUnknown>(spec:
     maxTries: spec.maxTries ?? JOB_DEFAULTS.maxTries,
     backoff: { ...JOB_DEFAULTS.backoff, ...spec.backoff },
     keepResultS: spec.keepResultS ?? JOB_DEFAULTS.keepResultS,
+    dedupe: spec.dedupe ? checkDedupe(spec.dedupe, `defineJob ${spec.name}`) : null,
     parse: compileJsonInput(spec.payload, 'payload'),
   };
+}
+
+/** Throws a TypeError for a dedupe that cannot work (a debounce without a delay, a cap below it). */
+export function checkDedupe<D extends Dedupe>(dedupe: D, where: string): D {
+  const { mode, delayMs, maxWaitMs } = dedupe;
+  if (mode !== 'throttle' && mode !== 'debounce') throw new TypeError(`${where}: dedupe mode must be 'throttle' or 'debounce'`);
+  if (mode === 'debounce' && !(Number.isInteger(delayMs) && delayMs! > 0)) throw new TypeError(`${where}: a debounce needs delayMs, a positive integer`);
+  if (maxWaitMs !== undefined && !(Number.isInteger(maxWaitMs) && maxWaitMs >= (delayMs ?? 0))) throw new TypeError(`${where}: maxWaitMs must be an integer no less than delayMs`);
+  return dedupe;
 }
 
 /** Delay before the retry that follows failed attempt `attempt` (1-based). */

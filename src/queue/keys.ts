@@ -46,6 +46,11 @@ export interface QueueKeys {
   job(id: string): string;
   /** String naming the job enqueued under an idempotency key, per owner ('' for none): ids stay random. */
   idempotency(owner: string, key: string): string;
+  /**
+   * String naming the live job a dedupe key resolves to, per owner and job name; the job's hash names the key back
+   * (`dedupe`), and the scripts that start or end it delete the key (lua/lib/indexes.lua, releaseDedupe).
+   */
+  dedupe(owner: string, job: string, key: string): string;
 }
 
 /**
@@ -80,5 +85,6 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     job: (id) => jobPrefix + id,
     // The owner's length first, so no owner and key pair can spell another's.
     idempotency: (owner, key) => `${base}idem:${owner.length}:${owner}:${key}`,
+    dedupe: (owner, job, key) => `${base}dedupe:${owner.length}:${owner}:${job.length}:${job}:${key}`,
   };
 }

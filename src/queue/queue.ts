@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
 import { GUARD_GRACE_MS, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
-import { parseJobHash, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
+import { checkDedupe, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
 import { runScript, SCRIPTS, type Script } from './scripts.ts';
 
@@ -62,12 +62,23 @@ export interface EnqueueOptions {
    * command bound applies. Redis refuses a job whose deadline has passed, so a 503 means "not enqueued".
    */
   deadline?: number;
+  /**
+   * Debounce or throttle under this key (per owner and job name; 1–512 characters) instead of the definition's
+   * `dedupe`; null: none. The handle then names the job the enqueue resolved to (`deduped`). A debounce starts the
+   * job its `delayMs` after the last enqueue: give it no `delayMs` or `runAt` of its own.
+   */
+  dedupe?: (Dedupe & { key: string }) | null;
 }
 
 export interface JobHandle {
   readonly id: string;
-  /** False when an idempotency key matched an existing job. */
+  /** False when an idempotency key or a dedupe key matched an existing job. */
   readonly created: boolean;
+  /**
+   * How a dedupe key resolved the enqueue to a live job: `throttled` (its payload dropped), `debounced` (the job
+   * took its payload and a later start); null when it did not.
+   */
+  readonly deduped: 'throttled' | 'debounced' | null;
   /** Status when enqueue returned. */
   readonly initialStatus: JobStatus;
   status(): Promise<JobStatus>;
@@ -93,7 +104,7 @@ export interface QueueStats {
 class EnqueuedJob implements JobHandle {
   readonly #queue: Queue;
 
-  constructor(queue: Queue, readonly id: string, readonly created: boolean, readonly initialStatus: JobStatus) {
+  constructor(queue: Queue, readonly id: string, readonly created: boolean, readonly initialStatus: JobStatus, readonly deduped: JobHandle['deduped']) {
     this.#queue = queue;
   }
 
@@ -110,6 +121,9 @@ const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE'
 /** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
+const MAX_DEDUPE_KEY = 512;
+/** What addJobs-2 answers per job, by the code it starts with. */
+const DEDUPED = { 2: 'throttled', 3: 'debounced' } as Record<number, JobHandle['deduped']>;
 
 interface PendingAdd {
   job: string[];
@@ -164,15 +178,28 @@ export class Queue {
     if (given !== undefined && !JOB_ID.test(given)) throw new TypeError(`enqueue: id ${JSON.stringify(given)} does not match ${JOB_ID_PATTERN}`);
     const key = options.idempotencyKey;
     const owner = options.owner ?? '';
-    const dedupe = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
+    const same = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
     const deadline = Math.min(options.deadline ?? Infinity, Date.now() + this.#timeoutMs);
-    const runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? this.clock.now() + options.delayMs : 0;
+    let runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? this.clock.now() + options.delayMs : 0;
+    const dedupe = options.dedupe === undefined ? job.dedupe : options.dedupe && checkDedupe(options.dedupe, 'enqueue');
+    let guard = '';
+    let mode = '';
+    if (dedupe) {
+      const by = typeof dedupe.key === 'string' ? dedupe.key : dedupe.key(value);
+      if (typeof by !== 'string' || by === '' || by.length > MAX_DEDUPE_KEY) throw new TypeError(`enqueue ${job.name}: a dedupe key is a string of 1–${MAX_DEDUPE_KEY} characters`);
+      guard = this.keys.dedupe(owner, job.name, by);
+      mode = dedupe.mode === 'throttle' ? 't' : `d${dedupe.maxWaitMs ?? ''}`;
+      if (dedupe.mode === 'debounce') {
+        if (runAt !== 0) throw new TypeError(`enqueue ${job.name}: a debounced job starts its dedupe delayMs after the last enqueue; give no delayMs or runAt`);
+        runAt = this.clock.now() + dedupe.delayMs!;
+      }
+    }
     const [created, status, id] = await this.#add([
-      given ?? randomUUID(), job.name, dedupe !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
-      dedupe, String(job.keepResultS), owner,
+      given ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
+      same, String(job.keepResultS), owner, guard, mode,
     ], deadline);
     if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
-    return new EnqueuedJob(this, id, created === 1, status);
+    return new EnqueuedJob(this, id, created === 1, status, DEDUPED[created] ?? null);
   }
 
   #add(job: string[], deadline: number): Promise<[number, JobStatus, string]> {

@@ -6,7 +6,7 @@
   ARGV[6] '1' when the caller is an operator (may abort any job)   ARGV[7] queue key base   ARGV[8] retention
   Returns 'aborted', 'aborting', 'not_found' (also for a job owned by somebody else), or the terminal status the
   job already has. ]]
-local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s', 'owner')
+local job = redis.call('HMGET', KEYS[3], 'status', 'entry', 'keep_s', 'owner', 'dedupe')
 local status = job[1]
 if not status or (job[4] and job[4] ~= ARGV[5] and ARGV[6] ~= '1') then return 'not_found' end
 if status == 'queued' or status == 'deferred' or status == 'retrying' then
@@ -15,6 +15,7 @@ if status == 'queued' or status == 'deferred' or status == 'retrying' then
   redis.call('PUBLISH', KEYS[3], redis.call('HINCRBY', KEYS[3], 'rev', 1) .. ' aborted')
   redis.call('ZREM', KEYS[2], ARGV[2])
   indexMove(ARGV[7], ARGV[2], status, 'aborted', ARGV[3])
+  releaseDedupe(job[5], ARGV[2])
   trimStatus(ARGV[7], 'aborted', retention(ARGV[8]).aborted, tonumber(ARGV[3]))
   if status == 'queued' then
     redis.call('XACK', KEYS[1], ARGV[1], job[2])

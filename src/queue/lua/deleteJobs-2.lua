@@ -10,7 +10,7 @@ local deleted, running = 0, 0
 for i = 4, #ARGV do
   local id = ARGV[i]
   local key = base .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'status', 'entry')
+  local job = redis.call('HMGET', key, 'status', 'entry', 'dedupe')
   local status = job[1]
   if status == 'in_progress' then
     running = running + 1
@@ -21,6 +21,7 @@ for i = 4, #ARGV do
     end
     redis.call('ZREM', KEYS[2], id)
     redis.call('DEL', key)
+    releaseDedupe(job[3], id)
     indexMove(base, id, status, nil, 0)
     deleted = deleted + 1
   end

@@ -22,7 +22,7 @@ local counts = { processed = 0, failed = 0, retried = 0 }
 for i = 7, #ARGV, 8 do
   local id, entry, attempt, outcome, value = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev')
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev', 'dedupe')
   if job[1] ~= 'in_progress' or job[2] ~= attempt then
     applied[#applied + 1] = 0
   else
@@ -59,6 +59,7 @@ for i = 7, #ARGV, 8 do
       redis.call('HSET', key, 'status', status, 'attempt', tonumber(attempt) - 1, 'entry', fresh, 'rev', rev,
         'history', withAttempt(run[3], attempt, run[1], run[2], ARGV[3], 'release'))
     end
+    if status ~= 'retrying' and status ~= 'queued' then releaseDedupe(job[5], id) end
     if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'logs', withLogs(redis.call('HGET', key, 'logs'), ARGV[i + 6])) end
     if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'stack', ARGV[i + 7]) end
     if INDEXED[status] then -- added below, one ZADD per status

@@ -45,12 +45,13 @@ local started = {}
 for i = 1, #todo, 2 do
   local entry, id = todo[i], todo[i + 1]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s', 'rev')
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s', 'rev', 'dedupe')
   local status = job[1]
   if status == 'queued' and job[6] == entry then
     local attempt = tonumber(job[2]) + 1
     -- Every move below bumps the revision inside its HSET (no HINCRBY): one write per job.
     local rev = (tonumber(job[9]) or 0) + 1
+    releaseDedupe(job[10], id, not job[7] and attempt <= tonumber(job[3]))
     if job[7] then
       redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4], 'rev', rev)
       redis.call('EXPIRE', key, job[8])

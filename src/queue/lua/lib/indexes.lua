@@ -89,3 +89,11 @@ local function withLogs(old, lines)
   if lines == '' or #old >= LOG_MAX then return old end
   return old .. string.sub(lines, 1, LOG_MAX - #old)
 end
+
+-- A job's dedupe key (its hash's `dedupe` field: 't' or 'd', then the key) stops naming it once it no longer
+-- dedupes (addJobs-2): a debounced job when it starts (`started`), any job when it ends or is deleted.
+local function releaseDedupe(dedupe, id, started)
+  if not dedupe or (started and string.sub(dedupe, 1, 1) ~= 'd') then return end
+  local key = string.sub(dedupe, 2)
+  if redis.call('GET', key) == id then redis.call('DEL', key) end
+end

@@ -1,0 +1,269 @@
+// Debounce and throttle against a real Redis: what a dedupe key resolves to while its job waits, runs and after it
+// ends; the debounce's pushed-back start and its cap; several producers at once; owners kept apart; over HTTP;
+// and a 503 that applied nothing when Redis hangs or is killed mid-enqueue.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { Type } from '@sinclair/typebox';
+import type { HttpError } from '../src/errors.ts';
+import { createLogger } from '../src/log.ts';
+import { closeRedis, createRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
+import { createApp, createRouter } from '../src/router/index.ts';
+import { createQueue, defineJob, QueueOperator, startWorker, type JobHandle, type Queue, type Worker } from '../src/queue/index.ts';
+import { testClient } from '../src/testing/index.ts';
+import { until } from './support/queue.ts';
+import { nap, TEST_JOBS } from './support/queue-jobs.ts';
+import { startTestRedis, type TestRedis } from './support/redis.ts';
+
+let server: TestRedis;
+let redis: Redis;
+let queue: Queue;
+const log = createLogger('silent');
+const workers: Worker[] = [];
+// The queue's time stands still unless a test moves it, so due dates compare exactly.
+let frozenAt = Date.now();
+const clock = { now: () => frozenAt, elapse: (ms: number) => void (frozenAt += ms) };
+
+/** Debounced per user: the digest goes out 1 s after the user's last change, at most 2.5 s after the first. */
+const digest = defineJob({
+  name: 'test.digest',
+  payload: Type.Object({ user: Type.String(), text: Type.String() }),
+  result: Type.Object({ text: Type.String() }),
+  dedupe: { key: (p) => p.user, mode: 'debounce', delayMs: 1000, maxWaitMs: 2500 },
+  handler: async ({ user, text }, ctx) => {
+    await ctx.redis.rPush(`digests:${user}`, text);
+    return { text };
+  },
+});
+
+/** Throttled per user: one sync at a time; a request while one waits or runs joins it. */
+const sync = defineJob({
+  name: 'test.sync',
+  payload: Type.Object({ user: Type.String(), ms: Type.Integer({ minimum: 0 }) }),
+  dedupe: { key: (p) => p.user, mode: 'throttle' },
+  handler: async ({ ms }, ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await ctx.redis.incr(`syncs:${ctx.jobId}`);
+    return null;
+  },
+});
+
+const JOBS = [...TEST_JOBS, digest, sync];
+
+function worker(): Worker {
+  const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 2000, graceMs: 500, blockMs: 100, promoteEveryMs: 10 });
+  workers.push(w);
+  return w;
+}
+
+const statusOf = async (id: string) => (await queue.getJob(id))?.status ?? 'not_found';
+const payloadOf = async (id: string) => JSON.parse((await redis.hGet(queue.keys.job(id), 'payload')) ?? 'null');
+const throttled = (job: JobHandle, id: string, status: string) => {
+  assert.deepEqual([job.id, job.created, job.deduped, job.initialStatus], [id, false, 'throttled', status]);
+};
+
+before(async () => {
+  // Append-only, so a Redis killed mid-enqueue comes back with what it had written.
+  server = await startTestRedis({ appendonly: true });
+  redis = createRedis({ url: server.url, commandTimeoutMs: 500, log });
+  await until(() => redis.isReady);
+  queue = createQueue({ redis, prefix: 'qt:', jobs: JOBS, commandTimeoutMs: 1000, clock });
+});
+beforeEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await server.flush();
+});
+after(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await closeRedis(redis);
+  await server.stop();
+});
+
+test('throttle: while its job waits or runs, an enqueue resolves to it and drops its payload; once it ended, a new job', async () => {
+  const first = await queue.enqueue(sync, { user: 'u1', ms: 400 });
+  assert.deepEqual([first.created, first.deduped, first.initialStatus], [true, null, 'queued']);
+  throttled(await queue.enqueue(sync, { user: 'u1', ms: 1 }), first.id, 'queued');
+  assert.deepEqual(await payloadOf(first.id), { user: 'u1', ms: 400 }, 'the waiting job keeps its payload');
+  const other = await queue.enqueue(sync, { user: 'u2', ms: 1 });
+  assert.notEqual(other.id, first.id, 'another key, another job');
+
+  await worker().ready;
+  await until(async () => (await statusOf(first.id)) === 'in_progress', 10_000, 'the sync to run');
+  throttled(await queue.enqueue(sync, { user: 'u1', ms: 1 }), first.id, 'in_progress');
+  await until(async () => (await statusOf(first.id)) === 'complete', 10_000, 'the sync to end');
+  const next = await queue.enqueue(sync, { user: 'u1', ms: 1 });
+  assert.deepEqual([next.created, next.deduped], [true, null]);
+  assert.notEqual(next.id, first.id);
+  await until(async () => (await statusOf(next.id)) === 'complete', 10_000, 'the next sync');
+  assert.equal(await redis.get(`syncs:${first.id}`), '1', 'the throttled enqueues ran nothing');
+  assert.equal(await redis.exists(queue.keys.dedupe('', sync.name, 'u1')), 0, 'an ended job lets its key go');
+});
+
+test('throttle by an enqueue option: a deferred job holds its key until due; abort and delete let the key go', async () => {
+  const key = { key: 'nightly', mode: 'throttle' } as const;
+  const deferred = await queue.enqueue(nap, { ms: 1 }, { delayMs: 60_000, dedupe: key });
+  assert.equal(deferred.initialStatus, 'deferred');
+  throttled(await queue.enqueue(nap, { ms: 2 }, { dedupe: key }), deferred.id, 'deferred');
+  assert.equal(await queue.abort(deferred.id), 'aborted');
+  const again = await queue.enqueue(nap, { ms: 3 }, { dedupe: key });
+  assert.ok(again.created && again.id !== deferred.id, 'an aborted job no longer throttles');
+  assert.deepEqual(await new QueueOperator(queue).delete([again.id]), { deleted: 1, running: 0 });
+  assert.ok((await queue.enqueue(nap, { ms: 4 }, { dedupe: key })).created, 'nor a deleted one');
+  const plain = await queue.enqueue(nap, { ms: 5 }, { dedupe: null });
+  assert.ok(plain.created && plain.deduped === null, 'dedupe: null enqueues without a key');
+  await assert.rejects(queue.enqueue(nap, { ms: 1 }, { dedupe: { key: '', mode: 'throttle' } }), TypeError);
+  await assert.rejects(queue.enqueue(nap, { ms: 1 }, { dedupe: { key: 'k', mode: 'debounce' } }), /delayMs/);
+  await assert.rejects(queue.enqueue(digest, { user: 'u', text: 't' }, { delayMs: 5 }), /no delayMs or runAt/);
+  assert.throws(() => defineJob({ name: 'x', payload: Type.Object({}), handler: async () => null, dedupe: { key: () => 'k', mode: 'debounce', delayMs: 100, maxWaitMs: 50 } }), /maxWaitMs/);
+});
+
+test('debounce: each enqueue takes the new payload and pushes the start back, capped at maxWaitMs from the first; one run', async () => {
+  const t0 = clock.now();
+  const first = await queue.enqueue(digest, { user: 'ann', text: 'v1' });
+  assert.deepEqual([first.created, first.initialStatus], [true, 'deferred']);
+  const due = async () => (await queue.getJob(first.id))!.scheduledFor! - t0;
+  assert.equal(await due(), 1000);
+  // Each enqueue lands 600 ms after the last (on the queue's clock): the start moves to 1 s after it ...
+  for (const [text, expected] of [['v2', 1600], ['v3', 2200], ['v4', 2500]] as const) {
+    clock.elapse(600);
+    const job = await queue.enqueue(digest, { user: 'ann', text });
+    assert.deepEqual([job.id, job.created, job.deduped, job.initialStatus], [first.id, false, 'debounced', 'deferred']);
+    // ... but never past 2.5 s after the first enqueue.
+    assert.equal(await due(), expected, `start after ${text}`);
+  }
+  assert.deepEqual(await payloadOf(first.id), { user: 'ann', text: 'v4' });
+  assert.equal(await redis.zScore(queue.keys.delayed, first.id), t0 + 2500, 'the schedule moved with it');
+
+  await worker().ready;
+  clock.elapse(1000);
+  await until(async () => (await statusOf(first.id)) === 'complete', 10_000, 'the digest');
+  assert.deepEqual(await redis.lRange('digests:ann', 0, -1), ['v4'], 'four enqueues, one run, the last payload');
+  const next = await queue.enqueue(digest, { user: 'ann', text: 'v5' });
+  assert.ok(next.created && next.id !== first.id, 'once it ran, a new job');
+});
+
+test('debounce of a job already queued (its cap had passed) takes it back to deferred, out of the stream', async () => {
+  const operator = new QueueOperator(queue);
+  const first = await queue.enqueue(digest, { user: 'bob', text: 'v1' });
+  assert.equal(await operator.promote(first.id), 1);
+  assert.equal(await statusOf(first.id), 'queued');
+  assert.equal(await redis.xLen(queue.keys.stream), 1);
+  const again = await queue.enqueue(digest, { user: 'bob', text: 'v2' });
+  assert.deepEqual([again.id, again.deduped, again.initialStatus], [first.id, 'debounced', 'deferred']);
+  assert.equal(await redis.xLen(queue.keys.stream), 0, 'its entry is gone');
+  assert.equal(await redis.zCard(queue.keys.status('deferred')), 1, 'indexed as deferred again');
+  // Past the cap, an enqueue only replaces the payload: a queued job stays queued.
+  assert.equal(await operator.promote(first.id), 1);
+  clock.elapse(3000);
+  const late = await queue.enqueue(digest, { user: 'bob', text: 'v3' });
+  assert.deepEqual([late.id, late.deduped, late.initialStatus], [first.id, 'debounced', 'queued']);
+  assert.deepEqual(await payloadOf(first.id), { user: 'bob', text: 'v3' });
+  await worker().ready;
+  await until(async () => (await statusOf(first.id)) === 'complete', 10_000, 'the digest');
+  assert.deepEqual(await redis.lRange('digests:bob', 0, -1), ['v3']);
+});
+
+test('concurrent enqueues from several producers resolve to one job, for throttle and for debounce', async () => {
+  const producers = await Promise.all([0, 1, 2].map(async () => {
+    const client = createRedis({ url: server.url, commandTimeoutMs: 500, log });
+    await until(() => client.isReady);
+    return { client, queue: createQueue({ redis: client, prefix: 'qt:', jobs: JOBS, commandTimeoutMs: 1000, clock }) };
+  }));
+  try {
+    for (const job of [sync, digest] as const) {
+      const handles = await Promise.all(producers.flatMap((p) => Array.from({ length: 30 }, (_, i) =>
+        job === sync ? p.queue.enqueue(sync, { user: 'crowd', ms: 1 }) : p.queue.enqueue(digest, { user: 'crowd', text: `t${i}` }))));
+      assert.equal(new Set(handles.map((h) => h.id)).size, 1, `${job.name}: one job`);
+      assert.equal(handles.filter((h) => h.created).length, 1, `${job.name}: created once`);
+      assert.equal(handles.filter((h) => h.deduped !== null).length, 89);
+    }
+    assert.equal(await redis.zCard(queue.keys.status('deferred')), 1, 'one digest waits');
+    assert.equal(await redis.xLen(queue.keys.stream), 1, 'one sync is queued');
+  } finally {
+    await Promise.all(producers.map((p) => closeRedis(p.client)));
+  }
+});
+
+test('owners are kept apart: the same key of another owner never resolves to your job', async () => {
+  const a = await queue.enqueue(sync, { user: 'same', ms: 1 }, { owner: 'tenant-a' });
+  const b = await queue.enqueue(sync, { user: 'same', ms: 1 }, { owner: 'tenant-b' });
+  const none = await queue.enqueue(sync, { user: 'same', ms: 1 });
+  assert.equal(new Set([a.id, b.id, none.id]).size, 3);
+  assert.ok(a.created && b.created && none.created);
+  throttled(await queue.enqueue(sync, { user: 'same', ms: 1 }, { owner: 'tenant-b' }), b.id, 'queued');
+  // An owner whose name runs into the key cannot spell another owner's key.
+  const tricky = await queue.enqueue(sync, { user: 'same', ms: 1 }, { owner: 'tenant-a:4:test' });
+  assert.ok(tricky.created);
+});
+
+test('over HTTP: a route answers with the job an enqueue resolved to; Redis away → 503', async () => {
+  const router = createRouter({ prefix: '/syncs' });
+  router.post('/', {
+    summary: 'Start a sync',
+    headers: Type.Object({ 'x-tenant': Type.String() }),
+    body: Type.Object({ user: Type.String() }),
+    response: { 202: Type.Object({ id: Type.String(), status: Type.String(), deduped: Type.Union([Type.String(), Type.Null()]) }) },
+  }, async (ctx) => {
+    const job = await queue.enqueue(sync, { user: ctx.body.user, ms: 1 }, { owner: ctx.headers['x-tenant'], deadline: ctx.deadline.expiresAt });
+    return ctx.reply(202, { id: job.id, status: job.initialStatus, deduped: job.deduped }, { location: `/v1/jobs/${job.id}` });
+  });
+  const app = createApp({ log, bodyLimitBytes: 1 << 16, responseValidation: true, onError: redisErrorAnswer });
+  app.include(router, { prefix: '/v1' });
+  const client = await testClient(app);
+  try {
+    const first = await client.post('/v1/syncs', { user: 'u' }, { headers: { 'x-tenant': 't1' } });
+    assert.equal(first.status, 202);
+    assert.equal(first.json().deduped, null);
+    const again = await client.post('/v1/syncs', { user: 'u' }, { headers: { 'x-tenant': 't1' } });
+    assert.deepEqual(again.json(), { id: first.json().id, status: 'queued', deduped: 'throttled' });
+    assert.equal(again.headers.get('location'), `/v1/jobs/${first.json().id}`);
+    const other = await client.post('/v1/syncs', { user: 'u' }, { headers: { 'x-tenant': 't2' } });
+    assert.notEqual(other.json().id, first.json().id);
+    server.pause();
+    try {
+      const refused = await client.post('/v1/syncs', { user: 'u' }, { headers: { 'x-tenant': 't3' } });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('content-type'), 'application/problem+json');
+    } finally {
+      server.resume();
+    }
+    await until(async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000, 'redis back');
+    assert.equal(await redis.exists(queue.keys.dedupe('t3', sync.name, 'u')), 0, 'the refused enqueue left no key');
+  } finally {
+    await client.close();
+  }
+});
+
+test('Redis hung or killed mid-enqueue → 503, and nothing of the enqueue is applied', async () => {
+  const first = await queue.enqueue(digest, { user: 'cy', text: 'v1' });
+  const held = await queue.enqueue(sync, { user: 'cy', ms: 1 });
+  const before = await redis.hGetAll(queue.keys.job(first.id));
+  const snapshot = async () => ({
+    digest: await redis.hGetAll(queue.keys.job(first.id)),
+    delayed: await redis.zRangeWithScores(queue.keys.delayed, 0, -1),
+    stream: await redis.xLen(queue.keys.stream),
+    keys: (await redis.keys('qt:*')).sort(),
+  });
+  const was = await snapshot();
+  assert.deepEqual(was.digest, before);
+
+  // Hung: the call is written, Redis runs it only after the deadline has passed, and the script refuses it.
+  server.pause();
+  const hung = Promise.allSettled([queue.enqueue(digest, { user: 'cy', text: 'v2' }), queue.enqueue(sync, { user: 'new', ms: 1 })]);
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  server.resume();
+  for (const outcome of await hung) assert.equal(outcome.status === 'rejected' && (outcome.reason as HttpError).status, 503);
+  assert.deepEqual(await snapshot(), was, 'the late call wrote nothing');
+
+  // Killed: the call is written to a paused Redis, which dies without running it and comes back from its log.
+  await redis.sendCommand(['CONFIG', 'SET', 'appendfsync', 'always']);
+  server.pause();
+  const killed = queue.enqueue(digest, { user: 'cy', text: 'v3' });
+  killed.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await server.kill();
+  await assert.rejects(killed, (err: HttpError) => err.status === 503);
+  await server.restart();
+  await until(async () => (await redis.ping().catch(() => '')) === 'PONG', 30_000, 'redis back');
+  assert.deepEqual(await snapshot(), was, 'the restarted Redis holds the state before the enqueue');
+  throttled(await queue.enqueue(sync, { user: 'cy', ms: 1 }), held.id, 'queued');
+});
