@@ -54,6 +54,8 @@ export const EnvSchema = Type.Object({
   ADMIN_KEYS: List('Comma-separated keys with the operator role (the /v1/admin/queues API), sent in `X-API-Key`; empty: that API answers 404.'),
   QUEUE_KEEP_COMPLETE: Keep('10000,86400', 'complete'),
   QUEUE_KEEP_FAILED: Keep('10000,604800', 'failed (and aborted)'),
+  QUEUE_WAIT_REPLICAS: Type.Integer({ minimum: 0, default: 0, description: 'Replicas that must acknowledge each enqueue and each settled job (Redis WAIT) before it counts; fewer within QUEUE_WAIT_TIMEOUT_MS: the enqueue answers 503 OUTCOME_UNKNOWN. 0: no wait (a failover can lose the last writes).' }),
+  QUEUE_WAIT_TIMEOUT_MS: Milliseconds(500, 'Longest an enqueue or a settle waits for QUEUE_WAIT_REPLICAS replicas.'),
   RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
   WEB_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, description: 'HTTP worker processes; default: os.availableParallelism().' })),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 1, description: 'Queue worker processes.' }),
@@ -129,6 +131,8 @@ export interface Config {
     retention: { complete: { count?: number; ageS?: number }; failed: { count?: number; ageS?: number } };
     /** ADMIN_KEYS: keys with the operator role; empty: the operator API answers 404. */
     adminKeys: string[];
+    /** QUEUE_WAIT_REPLICAS, QUEUE_WAIT_TIMEOUT_MS; undefined when no replica acknowledgement is asked. */
+    replicaAck: { replicas: number; timeoutMs: number } | undefined;
   };
   /** null when DOCS_ENABLED=false; a page path is null when it is switched off on its own. */
   docs: { openapiPath: string; redocPath: string | null; swaggerPath: string | null; servers: string[] } | null;
@@ -240,6 +244,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS,
       retention: { complete: keep(env.QUEUE_KEEP_COMPLETE), failed: keep(env.QUEUE_KEEP_FAILED) },
       adminKeys: list(env.ADMIN_KEYS),
+      replicaAck: env.QUEUE_WAIT_REPLICAS > 0 ? { replicas: env.QUEUE_WAIT_REPLICAS, timeoutMs: env.QUEUE_WAIT_TIMEOUT_MS } : undefined,
     },
     exportMaxStoredBytes: env.EXPORT_MAX_STORED_BYTES,
     rateLimit: {

@@ -151,7 +151,10 @@ export function appJobs(config: Config): JobDefinition[] {
 
 export function appQueue(services: AppServices): Queue {
   const { config } = services;
-  return createQueue({ redis: services.redis, prefix: config.redisPrefix, name: config.queue.name, jobs: appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention });
+  return services.queue ?? createQueue({
+    redis: services.redis, prefix: config.redisPrefix, name: config.queue.name, jobs: appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs,
+    retention: config.queue.retention, replicaAck: config.queue.replicaAck,
+  });
 }
 
 const notFound = { description: 'No export has this id, or it expired.', schema: ProblemSchema };

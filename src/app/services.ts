@@ -1,6 +1,7 @@
 import type { Cache } from '../cache/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { Queue } from '../queue/index.ts';
 import type { OverloadGuard, RateLimiter } from '../ratelimit/index.ts';
 import type { Redis } from '../redis/index.ts';
 
@@ -19,4 +20,6 @@ export interface AppServices {
   rateLimiter?: RateLimiter;
   /** Overload protection; unset: one is built from `config`. */
   overload?: OverloadGuard;
+  /** The producer of the app's jobs (the runner's, with its own enqueue connection); unset: one on `redis`. */
+  queue?: Queue;
 }

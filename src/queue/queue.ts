@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { systemClock, type Clock } from '../clock.ts';
 import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
-import { GUARD_GRACE_MS, withTimeout, type Redis } from '../redis/index.ts';
+import { GUARD_GRACE_MS, waitForReplicas, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { checkDedupe, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
@@ -32,6 +32,24 @@ export interface QueueOptions {
    * back to it in one chunk: QUEUE_KEEP_COMPLETE, QUEUE_KEEP_FAILED). Default DEFAULT_RETENTION.
    */
   retention?: { complete?: Keep; failed?: Keep };
+  /** Wait for replicas to acknowledge each enqueue and each settled job (QUEUE_WAIT_REPLICAS); absent: no wait. */
+  replicaAck?: ReplicaAck;
+}
+
+/**
+ * Redis replicates asynchronously: a write the master acknowledged is lost if the master fails before a replica
+ * has it. With this, an enqueue answers only once `replicas` replicas have the job (Redis WAIT, at most
+ * `timeoutMs`; fewer: a 503 OUTCOME_UNKNOWN), and a worker waits the same way after settling jobs.
+ */
+export interface ReplicaAck {
+  replicas: number;
+  timeoutMs: number;
+  /**
+   * The connection enqueues and their WAITs go on (default the queue's `redis`). WAIT holds its connection until
+   * the replicas answer, so an API process gives its enqueues one of their own: its other commands (cache,
+   * rate limits) then never queue behind a WAIT for a replica that is down.
+   */
+  redis?: Redis;
 }
 
 /** A retention bound: at most `count` jobs, none older than `ageS` seconds (either may be absent: no bound). */
@@ -113,6 +131,12 @@ class EnqueuedJob implements JobHandle {
   }
 }
 
+/** An enqueue the master applied but too few replicas acknowledged: a failover now could lose it. */
+const unconfirmedEnqueue = (ack: ReplicaAck) => HttpError.of('OUTCOME_UNKNOWN',
+  `The job was written to the Redis master, but fewer than ${ack.replicas} replica(s) acknowledged it within ${ack.timeoutMs} ms: `
+  + 'a failover now could lose it. Enqueueing it again with the same job id or Idempotency-Key is safe (it returns this job, or writes it again if it was lost).',
+  { headers: { 'retry-after': String(RETRY_AFTER_S) } });
+
 // Reads and aborts (abort is idempotent) are safe to retry; enqueue answers through unavailableError instead.
 const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE', 'The job queue did not answer in time; reading or aborting again after Retry-After is safe.', {
   cause, headers: { 'retry-after': String(RETRY_AFTER_S) },
@@ -150,6 +174,9 @@ export class Queue {
   readonly clock: Clock;
   /** The retention as the scripts take it (lua/lib/indexes.lua): 'completeCount,completeMs,failedCount,failedMs'. */
   readonly retention: string;
+  readonly replicaAck: ReplicaAck | undefined;
+  /** The connection enqueues go on: replicaAck's own, else `redis`. */
+  readonly #writes: Redis;
   readonly #timeoutMs: number;
   /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
@@ -164,6 +191,8 @@ export class Queue {
     this.clock = options.clock ?? systemClock;
     const retention = { ...DEFAULT_RETENTION, ...options.retention };
     this.retention = `${keepSpec(retention.complete)},${keepSpec(retention.failed)}`;
+    this.replicaAck = options.replicaAck;
+    this.#writes = options.replicaAck?.redis ?? options.redis;
     for (const job of options.jobs) this.jobs.set(job.name, job);
   }
 
@@ -250,13 +279,33 @@ export class Queue {
       this.#flushAdds(false);
       setImmediate(deliver);
     };
-    withTimeout(runScript<(number | string)[] | -1>(this.redis, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), deadline - now + GUARD_GRACE_MS).then(
-      (replies) => answer(() => {
+    withTimeout(runScript<(number | string)[] | -1>(this.#writes, SCRIPTS.addJobs, [this.keys.stream, this.keys.delayed], args), deadline - now + GUARD_GRACE_MS).then(
+      async (replies) => [replies, replies === -1 || (await this.confirmWrites(this.#writes) ?? true)] as const,
+    ).then(
+      ([replies, replicated]) => answer(() => {
         if (replies === -1) return refuse();
-        batch.forEach((add, i) => add.resolve([replies[3 * i] as number, replies[3 * i + 1] as JobStatus, replies[3 * i + 2] as string]));
+        batch.forEach((add, i) => {
+          const created = replies[3 * i] as number;
+          // A conflict wrote nothing; anything else is on the master alone until the replicas have it.
+          if (!replicated && created !== -1) return add.reject(unconfirmedEnqueue(this.replicaAck!));
+          add.resolve([created, replies[3 * i + 1] as JobStatus, replies[3 * i + 2] as string]);
+        });
       }),
       (err: unknown) => answer(() => refuse(err)),
     );
+  }
+
+  /**
+   * WAIT on `connection` once its writes have answered: true once replicaAck's replicas have every write made on
+   * it, false when fewer did within its timeout or Redis did not answer; null when no replicaAck is asked. Never
+   * rejects. Not pipelined behind the write: a script the server did not know goes again as EVAL after its
+   * NOSCRIPT answer (the first call on a promoted replica), and a WAIT sent before that would count without it.
+   */
+  confirmWrites(connection: Redis): Promise<boolean> | null {
+    const ack = this.replicaAck;
+    if (ack === undefined) return null;
+    return withTimeout(waitForReplicas(connection, this.keys.stream, ack.replicas, ack.timeoutMs), ack.timeoutMs + GUARD_GRACE_MS)
+      .then((acks) => acks >= ack.replicas, () => false);
   }
 
   /** The job's record, or null for an unknown, malformed or expired id. */

@@ -418,6 +418,8 @@ class QueueWorker implements Worker {
     try {
       const applied = await settled;
       this.#roundTripMs = movingAverage(this.#roundTripMs, performance.now() - sentAt);
+      // The jobs stay settled either way; a failover before a replica has them runs them again after their lease.
+      if ((await this.#queue.confirmWrites(this.#redis)) === false) this.#log.warn('settled jobs not acknowledged by the replicas in time: a failover now would run them again', { jobs: batch.length });
       this.#recovered();
       for (let i = 0; i < batch.length; i++) {
         if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.jobId, attempt: batch[i].run.attempt });

@@ -64,14 +64,31 @@ function credentials(topology: Credentials): { username?: string; password?: str
   return { ...(topology.username === undefined ? {} : { username: topology.username }), ...(topology.password === undefined ? {} : { password: topology.password }) };
 }
 
+type Routed = (key: string | Buffer | undefined, args: (string | Buffer)[], options?: unknown) => Promise<unknown>;
+
+/** Where a topology client keeps its send routed by an explicit key (for keyless commands such as WAIT). */
+const ROUTED = Symbol('skiff.routedSend');
+
 /** A duplicate gets the same face (the worker's blocking reader and subscribers are duplicates). */
-function withSingleClientFace(client: Redis, route: (send: Send) => Send): Redis {
-  const face = client as unknown as { sendCommand: Send; duplicate: (overrides?: object) => Redis };
-  const send = face.sendCommand.bind(client) as Send;
+function withSingleClientFace(client: Redis, route: (send: Send) => Routed): Redis {
+  const face = client as unknown as { sendCommand: Send; duplicate: (overrides?: object) => Redis; [ROUTED]: Routed };
   const duplicate = face.duplicate.bind(client);
-  face.sendCommand = route(send);
+  const routed = route(face.sendCommand.bind(client) as Send);
+  face[ROUTED] = routed;
+  face.sendCommand = (args, options) => routed(routingKey(args), args, options);
   face.duplicate = (overrides) => withSingleClientFace(duplicate(clusterSafe(overrides)), route);
   return client;
+}
+
+/**
+ * `WAIT replicas timeoutMs` on the connection that carried the caller's last write: on a cluster, the node that
+ * owns `key`'s slot (WAIT has no key to route by). Resolves to how many replicas acknowledged every write made on
+ * that connection so far.
+ */
+export async function waitForReplicas(client: Redis, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const args = ['WAIT', String(replicas), String(timeoutMs)];
+  const routed = (client as unknown as { [ROUTED]?: Routed })[ROUTED];
+  return Number(await (routed === undefined ? client.sendCommand(args) : routed(key, args)));
 }
 
 // A single client's `name` override means nothing to a cluster or Sentinel client's own options.
@@ -89,8 +106,8 @@ export function topologyClient(topology: RedisTopology, connection: NodeConnecti
       defaults: node,
       commandOptions,
     }) as unknown as Redis;
-    return withSingleClientFace(cluster, (send) => (args, options) =>
-      (send as unknown as (key: unknown, readonly: boolean, a: unknown, o: unknown) => Promise<unknown>)(routingKey(args), false, args, options));
+    return withSingleClientFace(cluster, (send) => (key, args, options) =>
+      (send as unknown as (key: unknown, readonly: boolean, a: unknown, o: unknown) => Promise<unknown>)(key, false, args, options));
   }
   const sentinel = createSentinel({
     name: topology.master,
@@ -102,6 +119,6 @@ export function topologyClient(topology: RedisTopology, connection: NodeConnecti
     },
     commandOptions,
   }) as unknown as Redis;
-  return withSingleClientFace(sentinel, (send) => (args, options) =>
+  return withSingleClientFace(sentinel, (send) => (_key, args, options) =>
     (send as unknown as (readonly: boolean, a: unknown, o: unknown) => Promise<unknown>)(false, args, options));
 }

@@ -39,7 +39,13 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   const overload = overloadGuardFromConfig(config);
   metrics.perProcess.collect(rateLimitCollector(rateLimiter));
   metrics.perProcess.collect(overloadCollector(overload));
-  const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention });
+  // WAIT holds its connection until the replicas answer: enqueues that wait for them get a connection of their own.
+  const enqueueRedis = config.queue.replicaAck === undefined ? redis
+    : createRedis({ url: redisHost.url, topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api-enqueue' });
+  const queue = createQueue({
+    redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs,
+    retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis },
+  });
   metrics.perCluster.collect(queueCollector(queue));
   const app = service.app({
     config,
@@ -72,7 +78,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
       await running.drain();
       overload.stop();
       // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
-      await Promise.all([closeRedis(redis, config.redisCommandTimeoutMs), cacheRedis !== redis && closeRedis(cacheRedis, config.redisCommandTimeoutMs)]);
+      await Promise.all([redis, cacheRedis, enqueueRedis].filter((c, i, all) => all.indexOf(c) === i).map((c) => closeRedis(c, config.redisCommandTimeoutMs)));
       await redisHost.stop();
     },
   };

@@ -11,6 +11,9 @@ export interface TestSentinels {
   /** `host:port,...` of the Sentinels, as REDIS_SENTINELS takes them. */
   readonly sentinels: string;
   readonly replicaPort: number;
+  /** SIGSTOP of the replica: it stays connected and acknowledges nothing (WAIT times out). */
+  pauseReplica(): void;
+  resumeReplica(): void;
   /** SIGKILL of the master. */
   killMaster(): Promise<void>;
   /** The port of the master the Sentinels currently name. */
@@ -56,6 +59,8 @@ export function startTestSentinels(): Promise<TestSentinels> {
     return {
       sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
       replicaPort: replica.port,
+      pauseReplica: () => void replica.process.kill('SIGSTOP'),
+      resumeReplica: () => void replica.process.kill('SIGCONT'),
       currentMaster: async () => Number(((await call(sentinelPorts[0]!, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER])) as string[])[1]),
       async killMaster() {
         master.process.kill('SIGKILL');
