@@ -62,12 +62,13 @@ const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 /** wrk (C, one thread) when installed: it needs far less CPU than autocannon to saturate a Node server. */
 export const loadTool = hasWrk ? 'wrk -t1' : 'autocannon';
 
-export async function load(url: string, options: { connections: number; durationS: number }): Promise<Sample> {
+export async function load(url: string, options: { connections: number; durationS: number; headers?: Record<string, string> }): Promise<Sample> {
+  const headers = options.headers ?? {};
   if (!hasWrk) {
-    const result = await autocannon({ url, connections: options.connections, duration: options.durationS, pipelining: 1 });
+    const result = await autocannon({ url, connections: options.connections, duration: options.durationS, pipelining: 1, headers });
     return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
   }
-  const args = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--latency', url];
+  const args = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
   // Not spawnSync: bench:http's BENCH_TOGETHER runs one wrk per server at once.
   const run = await promisify(execFile)(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
   const out = run.stdout;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { acceptsBrotli } from '../src/cache/compression.ts';
 import { decodeEntry, encodeEntry, strongEtag } from '../src/cache/entry.ts';
 import { ifNoneMatchMatches, requestDirectives, unstorableReason } from '../src/cache/http.ts';
 import { normalisePath, requestKey, type KeyParts } from '../src/cache/index.ts';
@@ -42,12 +43,16 @@ test('the ETag is strong, quoted and a pure function of status, content type and
 });
 
 test('an entry round-trips through its stored bytes; garbage decodes to null', () => {
+  const body = Buffer.from([0, 10, 255, 10]);
   const entry = {
     status: 200, headers: { 'content-type': 'application/octet-stream' }, etag: '"x"', storedAt: 1000, freshUntil: 61000,
-    staleUntil: 71000, errorUntil: 81000, body: Buffer.from([0, 10, 255, 10]),
+    staleUntil: 71000, errorUntil: 81000, body, brotliEtag: null, identity: body, identityLength: 4,
   };
   const decoded = decodeEntry(encodeEntry(entry));
   assert.deepEqual(decoded, entry);
+  // A compressed body keeps its brotli ETag and uncompressed length; the uncompressed bytes are not stored.
+  const compressed = { ...entry, brotliEtag: '"x-br"', identity: Buffer.alloc(2000), identityLength: 2000 };
+  assert.deepEqual(decodeEntry(encodeEntry(compressed)), { ...compressed, identity: null });
   assert.equal(decodeEntry(Buffer.from('hello')), null);
   assert.equal(decodeEntry(Buffer.from('12\n{not json\nbody')), null);
 });
@@ -61,6 +66,11 @@ test('If-None-Match: weak comparison, lists, and *', () => {
   assert.equal(ifNoneMatchMatches('"abcd", "ab"', etag), false);
   assert.equal(ifNoneMatchMatches('abc', etag), false);
   assert.equal(ifNoneMatchMatches(undefined, etag), false);
+});
+
+test('Accept-Encoding admits br when listed or by *, unless its weight is 0', () => {
+  for (const yes of ['br', 'gzip, deflate, br', 'gzip;q=1.0, br;q=0.5', 'BR', '*', 'gzip, *;q=0.1', '*;q=0, br']) assert.equal(acceptsBrotli(yes), true, yes);
+  for (const no of [undefined, '', 'gzip, deflate', 'identity', 'br;q=0', 'br; q=0.0', '*;q=0', 'br;q=0, *', 'brotli', 'gzip, xbr']) assert.equal(acceptsBrotli(no), false, String(no));
 });
 
 test('request directives: no-store, no-cache, max-age=0 and Pragma', () => {

@@ -16,7 +16,14 @@ export interface StoredResponse {
   staleUntil: number;
   /** Until then a stale entry is served when the handler fails (stale-if-error). */
   errorUntil: number;
+  /** The body as stored: brotli-compressed when `brotliEtag` is set. */
   body: Buffer;
+  /** The ETag of the brotli representation when the body is stored compressed, else null. */
+  brotliEtag: string | null;
+  /** The uncompressed body once known (always, for an uncompressed entry); compression.ts fills it in. */
+  identity: Buffer | null;
+  /** Bytes of the uncompressed body. */
+  identityLength: number;
 }
 
 interface Meta {
@@ -26,6 +33,9 @@ interface Meta {
   t: number;
   w: number;
   x: number;
+  /** Brotli ETag and uncompressed length, for a compressed body only. */
+  b?: string;
+  n?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -38,6 +48,10 @@ export function strongEtag(status: number, contentType: string, body: Buffer): s
 
 export function encodeEntry(entry: StoredResponse): Buffer {
   const meta: Meta = { s: entry.status, h: entry.headers, e: entry.etag, t: entry.storedAt, w: entry.staleUntil, x: entry.errorUntil };
+  if (entry.brotliEtag !== null) {
+    meta.b = entry.brotliEtag;
+    meta.n = entry.identityLength;
+  }
   const head = Buffer.from(`${entry.freshUntil}\n${JSON.stringify(meta)}\n`);
   return Buffer.concat([head, entry.body]);
 }
@@ -68,6 +82,7 @@ export function decodeEntry(raw: Buffer): StoredResponse | null {
   const freshUntil = Number(raw.toString('latin1', 0, first));
   const meta = parseMeta(raw.toString('utf8', first + 1, second));
   if (!Number.isFinite(freshUntil) || meta === null) return null;
+  const body = raw.subarray(second + 1);
   return {
     status: meta.s,
     headers: meta.h,
@@ -76,7 +91,10 @@ export function decodeEntry(raw: Buffer): StoredResponse | null {
     freshUntil,
     staleUntil: meta.w,
     errorUntil: meta.x,
-    body: raw.subarray(second + 1),
+    body,
+    brotliEtag: meta.b ?? null,
+    identity: meta.b === undefined ? body : null,
+    identityLength: meta.n ?? body.length,
   };
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Deadline } from '../deadline.ts';
 import { HttpError } from '../errors.ts';
 import type { Outcome, RequestContext } from '../router/index.ts';
+import { compressEntry } from './compression.ts';
 import { decodeEntry, encodeEntry, entryLifetimeMs, strongEtag, type StoredResponse } from './entry.ts';
 import { unstorableReason } from './http.ts';
 import { FAILED, type CacheRuntime } from './runtime.ts';
@@ -140,12 +141,14 @@ export class RouteFills {
       release();
       return this.#staleIfError(fallback);
     }
-    const entry = this.#toEntry(outcome);
-    if (typeof entry === 'string') {
+    const made = this.#toEntry(outcome);
+    if (typeof made === 'string') {
       release();
-      return { kind: 'outcome', outcome, detail: entry };
+      return { kind: 'outcome', outcome, detail: made };
     }
-    if (claim === null) return { kind: 'entry', entry, how: 'filled', stored: false };
+    // Nothing is stored without a claim: the body goes out as the handler gave it.
+    if (claim === null) return { kind: 'entry', entry: made, how: 'filled', stored: false };
+    const entry = await compressEntry(made);
     const stored = await rt.guarded(deadline, () => rt.store.put(ref, {
       value: encodeEntry(entry), lifetimeMs: entryLifetimeMs(entry), epoch: claim.epoch, token: claim.token, tags: this.policy.tags, now: entry.storedAt,
     }));
@@ -176,7 +179,8 @@ export class RouteFills {
     const etag = outcome.headers.etag ?? strongEtag(outcome.status, headers['content-type'] ?? '', body);
     return {
       status: outcome.status, headers, etag, storedAt: now, freshUntil,
-      staleUntil: freshUntil + p.staleWhileRevalidateMs, errorUntil: freshUntil + p.staleIfErrorMs, body,
+      staleUntil: freshUntil + p.staleWhileRevalidateMs, errorUntil: freshUntil + p.staleIfErrorMs,
+      body, brotliEtag: null, identity: body, identityLength: body.length,
     };
   }
 }

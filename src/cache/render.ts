@@ -4,6 +4,7 @@ import type { Outcome, RequestContext } from '../router/index.ts';
 import type { CacheCounters } from './counters.ts';
 import type { StoredResponse } from './entry.ts';
 import type { FillResult } from './fill.ts';
+import { acceptsBrotli, identityBody } from './compression.ts';
 import { cacheStatus, ifNoneMatchMatches } from './http.ts';
 
 const seconds = (ms: number): number => Math.floor(ms / 1000);
@@ -46,23 +47,30 @@ export class CacheResponses {
     return this.labelled(outcome, 'BYPASS', `fwd=bypass; detail=${detail}`, extra);
   }
 
-  /** A stored entry: its bytes as stored, freshness headers as of `now`, or 304 when If-None-Match matches. */
+  /**
+   * A stored entry: its bytes as stored (brotli to a client that accepts it, else decompressed), freshness
+   * headers as of `now`, or 304 when If-None-Match matches the ETag of the encoding chosen.
+   */
   entry(entry: StoredResponse, ctx: RequestContext, xCache: string, status: string, now: number): Outcome {
     const age = Math.max(0, seconds(now - entry.storedAt));
+    const brotli = entry.brotliEtag !== null && acceptsBrotli(ctx.req.headers['accept-encoding']);
+    const etag = brotli ? entry.brotliEtag! : entry.etag;
     const headers: Record<string, string> = copyInto({
-      etag: entry.etag,
+      etag,
       'cache-control': this.#maxAgePrefix + Math.max(0, freshSecondsLeft(entry, now)),
       age: String(age),
       'x-cache': xCache,
       'cache-status': cacheStatus(this.cacheName, status),
     }, entry.headers);
     const inm = ctx.req.headers['if-none-match'];
-    if (inm !== undefined && ifNoneMatchMatches(inm, entry.etag)) {
+    if (inm !== undefined && ifNoneMatchMatches(inm, etag)) {
       this.counters.notModified++;
       delete headers['content-type'];
       delete headers['content-language'];
       return { status: 304, headers, body: null };
     }
+    if (!brotli) return { status: entry.status, headers, body: identityBody(entry) };
+    headers['content-encoding'] = 'br';
     return { status: entry.status, headers, body: entry.body };
   }
 
