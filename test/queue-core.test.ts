@@ -266,11 +266,11 @@ test('a job whose workers keep dying is re-queued with its tries counted, then f
     const read = await redis.xReadGroup(k.group, 'ghost', { key: k.stream, id: '>' }, { COUNT: 1 });
     const entry = (read as { messages: { id: string }[] }[])[0].messages[0].id;
     const started = await runScript<unknown[]>(redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], [
-      k.group, k.jobPrefix, 'ghost', String(clock.now()), '100', '0', k.base, queue.retention, entry, job.id,
+      k.group, k.jobPrefix, 'ghost', String(clock.now()), '100', '0', k.base, queue.retention, entry, job.id, '',
     ]);
     assert.equal(started[4], attempt);
     // Its entry idles past a lease of 0 ms: any worker's check puts the job back under a new entry.
-    assert.deepEqual(await runScript(redis, SCRIPTS.requeueStalled, [k.stream], [k.group, 'finder', '0', k.jobPrefix, '1000', String(clock.now())]), [1, 1]);
+    assert.deepEqual(await runScript(redis, SCRIPTS.requeueStalled, [k.stream], [k.group, 'finder', '0', k.jobPrefix, '1000', String(clock.now()), k.base]), [1, 1]);
     const record = await queue.getJob(job.id);
     assert.deepEqual([record?.status, record?.attempt], ['queued', attempt], 'the lost attempt counts as a try');
     assert.notEqual(await redis.hGet(k.job(job.id), 'entry'), entry);

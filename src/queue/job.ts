@@ -3,6 +3,7 @@ import { Type, type Static, type TSchema, type TUnknown } from '@sinclair/typebo
 import type { Logger } from '../log.ts';
 import type { Redis } from '../redis/index.ts';
 import { compileJsonInput } from '../schema/index.ts';
+import { PRIORITIES, type Priority } from './keys.ts';
 
 export const JOB_STATUSES = ['deferred', 'queued', 'in_progress', 'retrying', 'complete', 'failed', 'aborted', 'not_found'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -62,6 +63,11 @@ export interface JobSpec<P extends TSchema, R extends TSchema> {
   backoff?: Partial<Backoff>;
   /** How long a finished job's hash (status, result) stays readable (default 1 day). */
   keepResultS?: number;
+  /**
+   * Which level's jobs it waits with (default `normal`; an enqueue's own `priority` overrides it). While every
+   * level has jobs waiting, workers start high, normal and low jobs 4:2:1, so low ones are never starved.
+   */
+  priority?: Priority;
   /** Every enqueue of this job dedupes by the key its payload gives (an enqueue's own `dedupe` overrides it). */
   dedupe?: JobDedupe<Static<P>>;
 }
@@ -76,6 +82,7 @@ export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = 
   readonly maxTries: number;
   readonly backoff: Backoff;
   readonly keepResultS: number;
+  readonly priority: Priority;
   /** The definition's dedupe (checked at definition), or null. */
   readonly dedupe: JobDedupe<Static<P>> | null;
   /** Validates (defaults applied) a payload; throws HttpError 422 with field errors. */
@@ -99,9 +106,15 @@ export function defineJob<P extends TSchema, R extends TSchema = TUnknown>(spec:
     maxTries: spec.maxTries ?? JOB_DEFAULTS.maxTries,
     backoff: { ...JOB_DEFAULTS.backoff, ...spec.backoff },
     keepResultS: spec.keepResultS ?? JOB_DEFAULTS.keepResultS,
+    priority: checkPriority(spec.priority ?? 'normal', `defineJob ${spec.name}`),
     dedupe: spec.dedupe ? checkDedupe(spec.dedupe, `defineJob ${spec.name}`) : null,
     parse: compileJsonInput(spec.payload, 'payload'),
   };
+}
+
+export function checkPriority(priority: Priority, where: string): Priority {
+  if (!PRIORITIES.includes(priority)) throw new TypeError(`${where}: priority must be one of ${PRIORITIES.join(', ')}`);
+  return priority;
 }
 
 /** Throws a TypeError for a dedupe that cannot work (a debounce without a delay, a cap below it). */

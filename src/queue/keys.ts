@@ -13,7 +13,12 @@ export interface QueueKeys {
    * otherwise (an abort, the start of a job that already ended, the re-queue of a stalled one) delete it.
    */
   readonly stream: string;
-  /** The one consumer group every worker of the queue reads through. */
+  /**
+   * The stream of each priority, in the order workers prefer them: `stream:high`, `stream` (normal: the jobs that
+   * give no priority use the stream above, as they did before priorities), `stream:low`. Each has the group.
+   */
+  readonly streams: Readonly<Record<Priority, string>>;
+  /** The one consumer group every worker of the queue reads through (on each priority's stream). */
   readonly group: string;
   /** Sorted set of deferred and retrying job ids, scored by when they are due (ms). */
   readonly delayed: string;
@@ -33,6 +38,8 @@ export interface QueueKeys {
    * that move jobs (lua/lib/indexes.lua); the terminal ones are trimmed to the queue's retention.
    */
   status(status: IndexedStatus): string;
+  /** Integer: where in the priority cycle (lua/lib/indexes.lua, PICK) the next start of startJobs-4 falls. */
+  readonly turn: string;
   /** Set while the queue is paused: startJobs-4 starts nothing. */
   readonly paused: string;
   /** Hash: processed and failed jobs per minute, a 60-slot ring (lua/lib/indexes.lua). */
@@ -60,6 +67,9 @@ export interface QueueKeys {
 export const INDEXED_STATUSES = ['deferred', 'retrying', 'complete', 'failed', 'aborted'] as const;
 export type IndexedStatus = (typeof INDEXED_STATUSES)[number];
 
+/** Priority levels, highest first; a job gives one (default `normal`) and waits in that level's stream. */
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
 export const GROUP = 'workers';
 /** Approximate cap of the dead-letter stream (MAXLEN ~): the oldest letters go first. */
 export const DEAD_LETTER_MAX = 10_000;
@@ -70,6 +80,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   return {
     base,
     stream: `${base}stream`,
+    streams: { high: `${base}stream:high`, normal: `${base}stream`, low: `${base}stream:low` },
+    turn: `${base}turn`,
     group: GROUP,
     delayed: `${base}delayed`,
     dead: `${base}dead`,

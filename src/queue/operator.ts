@@ -2,7 +2,7 @@
 // jobs by status a page at a time; one job in full; retry, delete, promote, pause, resume, drain. Every call is
 // bounded like the producer's (HttpError 503 when Redis does not answer), and every action is idempotent and
 // answers what it did as counts.
-import { INDEXED_STATUSES } from './keys.ts';
+import { INDEXED_STATUSES, PRIORITIES } from './keys.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
 
@@ -105,6 +105,8 @@ const encodeCursor = (text: string): string => Buffer.from(text).toString('base6
 const decodeCursor = (cursor: string, form: RegExp): RegExpExecArray | null => form.exec(Buffer.from(cursor, 'base64url').toString());
 const INDEX_CURSOR = /^(\d+) ([A-Za-z0-9_-]{1,64})$/;
 const ENTRY_CURSOR = /^(\d+-\d+)$/;
+/** Queued jobs are ordered by (entry, priority rank: 0 high … 2 low), newest first: the streams' entries can tie. */
+const QUEUED_CURSOR = /^(\d+-\d+) ([0-2])$/;
 /** Running jobs listed at most (the pending list holds workers × their slots). */
 const MAX_PENDING_LISTED = 10_000;
 
@@ -214,16 +216,38 @@ export class QueueOperator {
     });
   }
 
-  /** Queued jobs, newest first: the stream's entries after the group's last delivered one. */
+  /** The group's last delivered entry on each priority's stream, highest priority first. */
+  async #delivered(): Promise<{ stream: string; rank: number; delivered: string }[]> {
+    const { queue } = this;
+    return Promise.all(PRIORITIES.map(async (priority, rank) => {
+      const stream = queue.keys.streams[priority];
+      const groups = (await queue.bounded(queue.redis.sendCommand(['XINFO', 'GROUPS', stream]).catch(() => []))) as Record<string, unknown>[];
+      return { stream, rank, delivered: String(groups.find((g) => g.name === queue.keys.group)?.['last-delivered-id'] ?? '0-0') };
+    }));
+  }
+
+  /** Queued jobs of every priority, newest first: each stream's entries after the group's last delivered one. */
   async #listQueued(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
     const { queue } = this;
-    const groups = (await queue.bounded(queue.redis.sendCommand(['XINFO', 'GROUPS', queue.keys.stream]).catch(() => []))) as Record<string, unknown>[];
-    const delivered = String(groups.find((g) => g.name === queue.keys.group)?.['last-delivered-id'] ?? '0-0');
-    return this.#pageBackwards(this.#endAt(cursor), limit, name, async (to) => {
-      const entries = (await queue.bounded(queue.redis.sendCommand(['XREVRANGE', queue.keys.stream, to, `(${delivered}`, 'COUNT', String(limit)]))) as [string, string[]][];
-      const rows = await this.#rows(entries.map(([, fields]) => fields[1]));
+    let start = '+';
+    if (cursor !== undefined) {
+      const parsed = decodeCursor(cursor, QUEUED_CURSOR);
+      if (parsed === null) throw new InvalidCursor();
+      start = parsed[0];
+    }
+    const levels = await this.#delivered();
+    return this.#pageBackwards(start, limit, name, async (position) => {
+      const [at, atRank] = position.split(' ');
+      // Past (at, atRank) in (entry, rank) order: a stream of a lower rank may still hold `at` itself.
+      const pages = await queue.bounded(Promise.all(levels.map(async ({ stream, rank, delivered }) => {
+        const to = at === '+' ? '+' : rank < Number(atRank) ? at : `(${at}`;
+        const entries = (await queue.redis.sendCommand(['XREVRANGE', stream, to, `(${delivered}`, 'COUNT', String(limit)])) as [string, string[]][];
+        return entries.map(([entry, fields]) => ({ entry, rank, id: fields[1] }));
+      })));
+      const page = pages.flat().sort((a, b) => (a.entry === b.entry ? b.rank - a.rank : olderEntry(a.entry, b.entry) ? 1 : -1)).slice(0, limit);
+      const rows = await this.#rows(page.map((e) => e.id));
       // An entry's id is Redis's clock when it was added: when the job (re-)entered the queue.
-      return entries.map(([entry], i) => [entry, rows[i]?.status === 'queued' ? { ...rows[i]!, enteredAt: Number(entry.split('-')[0]) } : null]);
+      return page.map(({ entry, rank }, i) => [`${entry} ${rank}`, rows[i]?.status === 'queued' ? { ...rows[i]!, enteredAt: Number(entry.split('-')[0]) } : null, `${entry} ${rank}`]);
     });
   }
 
@@ -231,19 +255,23 @@ export class QueueOperator {
   async #listRunning(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
     const { queue } = this;
     const { redis, keys: k } = queue;
-    const pending = ((await queue.bounded(redis.sendCommand(['XPENDING', k.stream, k.group, '-', '+', String(MAX_PENDING_LISTED)]).catch(() => []))) as [string][])
-      .map(([entry]) => entry).reverse();
+    const lists = await queue.bounded(Promise.all(PRIORITIES.map(async (priority) => {
+      const stream = k.streams[priority];
+      const entries = (await redis.sendCommand(['XPENDING', stream, k.group, '-', '+', String(MAX_PENDING_LISTED)]).catch(() => [])) as [string][];
+      return entries.map(([entry]) => ({ entry, stream }));
+    })));
+    const pending = lists.flat().sort((a, b) => (olderEntry(a.entry, b.entry) ? 1 : -1));
     const before = cursor === undefined ? null : this.#endAt(cursor).slice(1);
-    let from = before === null ? 0 : pending.findIndex((entry) => olderEntry(entry, before));
+    let from = before === null ? 0 : pending.findIndex(({ entry }) => olderEntry(entry, before));
     if (from < 0) from = pending.length;
     return this.#pageBackwards(`${from}`, limit, name, async (at) => {
       const start = Number(at);
       const entries = pending.slice(start, start + limit);
-      const ids = await queue.bounded(Promise.all(entries.map((e) => redis.sendCommand(['XRANGE', k.stream, e, e]) as Promise<[string, string[]][]>)));
+      const ids = await queue.bounded(Promise.all(entries.map(({ entry, stream }) => redis.sendCommand(['XRANGE', stream, entry, entry]) as Promise<[string, string[]][]>)));
       const rows = await this.#rows(ids.map((found) => found[0]?.[1][1] ?? ''));
       const started = await queue.bounded(Promise.all(rows.map((r) => (r === null ? Promise.resolve(null) : redis.hGet(k.job(r.id), 'started_at')))));
       // The position after each entry is the next call's start; the cursor handed out is the entry itself.
-      return entries.map((entry, i) => [entry, rows[i]?.status === 'in_progress' ? { ...rows[i]!, enteredAt: Number(started[i]) } : null, `${start + i + 1}`]);
+      return entries.map(({ entry }, i) => [entry, rows[i]?.status === 'in_progress' ? { ...rows[i]!, enteredAt: Number(started[i]) } : null, `${start + i + 1}`]);
     });
   }
 
@@ -390,14 +418,15 @@ export class QueueOperator {
     const { queue } = this;
     const { redis, keys: k } = queue;
     let deleted = 0;
-    // Queued: the undelivered entries, oldest first, from after the group's last delivered one.
-    const groups = (await queue.bounded(redis.sendCommand(['XINFO', 'GROUPS', k.stream]).catch(() => []))) as Record<string, unknown>[];
-    let from = `(${String(groups.find((g) => g.name === k.group)?.['last-delivered-id'] ?? '0-0')}`;
-    while (deleted < MAX_PER_REQUEST) {
-      const entries = (await queue.bounded(redis.sendCommand(['XRANGE', k.stream, from, '+', 'COUNT', String(BATCH)]))) as [string, string[]][];
-      if (entries.length === 0) break;
-      deleted += (await this.delete(entries.map(([, fields]) => fields[1]), true)).deleted;
-      from = `(${entries[entries.length - 1][0]}`;
+    // Queued: each priority's undelivered entries, oldest first, from after the group's last delivered one.
+    for (const { stream, delivered } of await this.#delivered()) {
+      let from = `(${delivered}`;
+      while (deleted < MAX_PER_REQUEST) {
+        const entries = (await queue.bounded(redis.sendCommand(['XRANGE', stream, from, '+', 'COUNT', String(BATCH)]))) as [string, string[]][];
+        if (entries.length === 0) break;
+        deleted += (await this.delete(entries.map(([, fields]) => fields[1]), true)).deleted;
+        from = `(${entries[entries.length - 1][0]}`;
+      }
     }
     for (const status of ['deferred', 'retrying'] as const) {
       let missed = 0;

@@ -6,8 +6,8 @@ import { systemClock, type Clock } from '../clock.ts';
 import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
 import { GUARD_GRACE_MS, waitForReplicas, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
-import { checkDedupe, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
-import { queueKeys, type QueueKeys } from './keys.ts';
+import { checkDedupe, checkPriority, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
+import { PRIORITIES, queueKeys, type Priority, type QueueKeys } from './keys.ts';
 import { runScript, SCRIPTS, type Script } from './scripts.ts';
 
 export interface QueueOptions {
@@ -86,6 +86,8 @@ export interface EnqueueOptions {
    * job its `delayMs` after the last enqueue: give it no `delayMs` or `runAt` of its own.
    */
   dedupe?: (Dedupe & { key: string }) | null;
+  /** The level it waits with, instead of the definition's `priority` (default `normal`). */
+  priority?: Priority;
 }
 
 export interface JobHandle {
@@ -106,7 +108,9 @@ export type AbortOutcome = 'aborted' | 'aborting' | 'not_found' | 'complete' | '
 
 export interface QueueStats {
   queue: string;
+  /** Jobs waiting in the stream, all priorities together, and per priority. */
   queued: number;
+  queuedByPriority: Record<Priority, number>;
   inProgress: number;
   delayed: number;
   dead: number;
@@ -223,9 +227,10 @@ export class Queue {
         runAt = this.clock.now() + dedupe.delayMs!;
       }
     }
+    const priority = options.priority === undefined ? job.priority : checkPriority(options.priority, `enqueue ${job.name}`);
     const [created, status, id] = await this.#add([
       given ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
-      same, String(job.keepResultS), owner, guard, mode,
+      same, String(job.keepResultS), owner, guard, mode, priority === 'normal' ? '' : priority,
     ], deadline);
     if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
     return new EnqueuedJob(this, id, created === 1, status, DEDUPED[created] ?? null);
@@ -333,27 +338,52 @@ export class Queue {
     ]);
   }
 
-  /** Creates the stream and consumer group if missing (after a first start or a Redis that lost its data). */
+  /** Creates each priority's stream and the consumer group on it if missing (a first start, a Redis that lost its data). */
   async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.sendCommand(['XGROUP', 'CREATE', this.keys.stream, this.keys.group, '0', 'MKSTREAM']);
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
-    }
+    await Promise.all(PRIORITIES.map(async (priority) => {
+      try {
+        await this.redis.sendCommand(['XGROUP', 'CREATE', this.keys.streams[priority], this.keys.group, '0', 'MKSTREAM']);
+      } catch (err) {
+        if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+      }
+    }));
   }
 
   async stats(): Promise<QueueStats> {
     const k = this.keys;
     await this.#bounded(this.ensureGroup());
-    const [length, pending, delayed, dead, counters, groups, workers] = await this.#bounded(Promise.all([
-      this.redis.xLen(k.stream),
-      this.redis.sendCommand(['XPENDING', k.stream, k.group]) as Promise<[number, ...unknown[]]>,
+    const [levels, delayed, dead, counters, workers] = await this.#bounded(Promise.all([
+      Promise.all(PRIORITIES.map((p) => this.#waiting(k.streams[p]))),
       this.redis.zCard(k.delayed),
       this.redis.xLen(k.dead),
       this.redis.hGetAll(k.stats),
-      this.redis.sendCommand(['XINFO', 'GROUPS', k.stream]) as Promise<Record<string, unknown>[]>,
       this.redis.zCount(k.workers, this.clock.now(), '+inf'),
     ]));
+    const oldest = Math.min(...levels.map((l) => l.oldestEntryMs));
+    return {
+      queue: this.name,
+      queued: levels.reduce((sum, l) => sum + l.queued, 0),
+      queuedByPriority: Object.fromEntries(PRIORITIES.map((p, i) => [p, levels[i].queued])) as Record<Priority, number>,
+      inProgress: levels.reduce((sum, l) => sum + l.inProgress, 0),
+      delayed,
+      dead,
+      // Real time: an entry id is Redis's clock.
+      oldestQueuedMs: oldest === Infinity ? 0 : Math.max(0, Date.now() - oldest),
+      processed: Number(counters.processed ?? 0),
+      failed: Number(counters.failed ?? 0),
+      retried: Number(counters.retried ?? 0),
+      workers,
+    };
+  }
+
+  /** One priority's stream: entries not yet delivered, entries delivered and not settled, the oldest waiting one's time. */
+  async #waiting(stream: string): Promise<{ queued: number; inProgress: number; oldestEntryMs: number }> {
+    const k = this.keys;
+    const [length, pending, groups] = await Promise.all([
+      this.redis.xLen(stream),
+      this.redis.sendCommand(['XPENDING', stream, k.group]) as Promise<[number, ...unknown[]]>,
+      this.redis.sendCommand(['XINFO', 'GROUPS', stream]) as Promise<Record<string, unknown>[]>,
+    ]);
     const group = groups.find((g) => g.name === k.group);
     const lastDelivered = String(group?.['last-delivered-id'] ?? '0-0');
     // Entries not yet delivered. The group's lag is exact unless an undelivered entry was deleted (an abort, an
@@ -362,20 +392,12 @@ export class Queue {
     // by the acknowledged entries still waiting for a trim). Redis 7.0 reports the lag of a stream emptied by
     // deletions as if nothing had been deleted: an empty stream has none.
     const lag = length === 0 ? 0 : typeof group?.lag === 'number' ? group.lag : null;
-    const next = (await this.#bounded(this.redis.sendCommand(['XRANGE', k.stream, `(${lastDelivered}`, '+', 'COUNT', lag === null ? String(UNDELIVERED_COUNTED) : '1']))) as [string, string[]][];
+    const next = (await this.redis.sendCommand(['XRANGE', stream, `(${lastDelivered}`, '+', 'COUNT', lag === null ? String(UNDELIVERED_COUNTED) : '1'])) as [string, string[]][];
     const inProgress = Number(pending[0]);
     return {
-      queue: this.name,
       queued: lag ?? (next.length < UNDELIVERED_COUNTED ? next.length : Math.max(0, length - inProgress)),
       inProgress,
-      delayed,
-      dead,
-      // Real time: an entry id is Redis's clock.
-      oldestQueuedMs: next.length ? Math.max(0, Date.now() - Number(next[0][0].split('-')[0])) : 0,
-      processed: Number(counters.processed ?? 0),
-      failed: Number(counters.failed ?? 0),
-      retried: Number(counters.retried ?? 0),
-      workers,
+      oldestEntryMs: next.length ? Number(next[0][0].split('-')[0]) : Infinity,
     };
   }
 

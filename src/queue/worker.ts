@@ -8,7 +8,7 @@ import { withTimeout, type Redis } from '../redis/index.ts';
 import { Attempt, JobInterrupted } from './attempt.ts';
 import { cronClock, scheduleCron, type CronEntry } from './cron.ts';
 import { backoffDelay } from './job.ts';
-import { DEAD_LETTER_MAX } from './keys.ts';
+import { DEAD_LETTER_MAX, PRIORITIES } from './keys.ts';
 import type { Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
 import { WorkerSlots } from './slots.ts';
@@ -59,6 +59,8 @@ interface Settlement {
 const MAX_STACK_CHARS = 4000;
 
 type StreamEntry = [entryId: string, fields: string[]];
+/** An entry read, with the priority of the stream it came from ('' normal), as startJobs-4 takes it. */
+type ReadEntry = [entryId: string, jobId: string, priority: string];
 
 /** Exponentially weighted moving average that starts at the first sample. */
 const movingAverage = (average: number, sample: number) => (average === 0 ? sample : average * 0.9 + sample * 0.1);
@@ -230,6 +232,8 @@ class QueueWorker implements Worker {
 
   async #read(): Promise<void> {
     const k = this.#queue.keys;
+    const streams = PRIORITIES.map((p) => k.streams[p]);
+    const priorityOf = new Map(PRIORITIES.map((p) => [k.streams[p], p === 'normal' ? '' : p]));
     let failures = 0;
     while (!this.#stopping) {
       // Blocking reads pick up work for free handler slots; only a busy worker's refills prefetch (see #flush).
@@ -246,8 +250,10 @@ class QueueWorker implements Worker {
       let reply: unknown;
       this.#slots.blockingRead(free);
       try {
+        // A third of the free slots from each priority at most (COUNT is per stream): it wakes the worker, and
+        // startJobs-4 fills the other free slots by its weighted pick in the same round trip.
         reply = await (this.#blocking as Redis).sendCommand([
-          'XREADGROUP', 'GROUP', k.group, this.consumer, 'COUNT', String(free), 'BLOCK', String(this.#blockMs), 'STREAMS', k.stream, '>',
+          'XREADGROUP', 'GROUP', k.group, this.consumer, 'COUNT', String(Math.ceil(free / streams.length)), 'BLOCK', String(this.#blockMs), 'STREAMS', ...streams, '>', '>', '>',
         ]);
         failures = 0;
         this.#recovered();
@@ -261,17 +267,19 @@ class QueueWorker implements Worker {
         this.#slots.blockingRead(0);
       }
       if (reply === null) continue;
-      const entries = (Array.isArray(reply) ? reply[0][1] : (reply as Record<string, StreamEntry[]>)[k.stream]) as StreamEntry[];
-      await this.#begin(entries, 0).catch((err: unknown) => this.#outage(err));
+      const read: ReadEntry[] = [];
+      const byStream = (Array.isArray(reply) ? reply : Object.entries(reply as Record<string, StreamEntry[]>)) as [string, StreamEntry[]][];
+      for (const [stream, entries] of byStream) for (const [entry, fields] of entries) read.push([entry, fields[1], priorityOf.get(String(stream)) ?? '']);
+      await this.#begin(read, Math.max(0, free - read.length)).catch((err: unknown) => this.#outage(err));
     }
   }
 
   /** Turns read entries, plus up to `read` new ones, into running attempts (one script call). */
-  async #begin(entries: StreamEntry[], read: number): Promise<void> {
+  async #begin(entries: ReadEntry[], read: number): Promise<void> {
     if (entries.length === 0 && read <= 0) return;
     const k = this.#queue.keys;
     const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read), k.base, this.#queue.retention];
-    for (const [entry, fields] of entries) args.push(entry, fields[1]);
+    for (const [entry, job, priority] of entries) args.push(entry, job, priority);
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
     this.#slots.reserve(claimed);
@@ -460,7 +468,7 @@ class QueueWorker implements Worker {
    */
   async #requeueStalled(): Promise<void> {
     const k = this.#queue.keys;
-    const args = [k.group, this.consumer, String(this.#leaseMs), k.jobPrefix, String(REQUEUE_BATCH), String(this.#queue.clock.now())];
+    const args = [k.group, this.consumer, String(this.#leaseMs), k.jobPrefix, String(REQUEUE_BATCH), String(this.#queue.clock.now()), k.base];
     for (;;) {
       const [handled, requeued] = await runScript<[number, number]>(this.#redis, SCRIPTS.requeueStalled, [k.stream], args);
       if (requeued > 0) this.#log.info('re-queued stalled jobs', { count: requeued });

@@ -1,6 +1,7 @@
 --[[ Re-enqueue the oldest dead letters as fresh jobs (attempt 0) under their old ids, and drop them from the
   dead-letter stream. A dead letter whose job has since been re-run is dropped without a replay.
-  KEYS[1] dead-letter stream   KEYS[2] stream   KEYS[3] stats hash
+  A job runs at the priority its record still names (normal once the record expired).
+  KEYS[1] dead-letter stream   KEYS[2] stream (normal priority)   KEYS[3] stats hash
   ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most to replay   ARGV[4] queue key base
   ARGV[5] the newest letter to replay ('+': any)
   Returns the number replayed. ]]
@@ -10,9 +11,10 @@ for _, letter in ipairs(letters) do
   local f = {}
   for i = 1, #letter[2], 2 do f[letter[2][i]] = letter[2][i + 1] end
   local key = ARGV[1] .. f.id
-  local status = redis.call('HGET', key, 'status')
+  local job = redis.call('HMGET', key, 'status', 'prio')
+  local status = job[1]
   if not status or status == 'failed' then
-    local entry = redis.call('XADD', KEYS[2], '*', 'id', f.id)
+    local entry = redis.call('XADD', streamOf(ARGV[4], job[2]), '*', 'id', f.id)
     redis.call('HDEL', key, 'error', 'result', 'finished_at', 'started_at', 'worker', 'progress', 'abort', 'scheduled_for', 'letter', 'stack')
     redis.call('HSET', key, 'name', f.name, 'payload', f.payload, 'status', 'queued', 'attempt', 0,
       'max_tries', f.max_tries, 'keep_s', f.keep_s, 'enqueued_at', ARGV[2], 'entry', entry)

@@ -1,7 +1,7 @@
 --[[ An operator's retry: failed jobs go back to the stream as fresh runs (attempt 0) under their ids, their
   history and logs kept, and their dead letters dropped. Any other status is left alone (so a retry is
   idempotent: the second one finds the job queued and skips it).
-  KEYS[1] stream   KEYS[2] dead-letter stream
+  KEYS[1] stream (normal priority; a job goes to its priority's stream)   KEYS[2] dead-letter stream
   ARGV[1] queue key base   ARGV[2] now (ms)   ARGV[3..] job ids
   Returns {retried, skipped}. ]]
 local base = ARGV[1]
@@ -9,9 +9,9 @@ local retried = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
   local key = base .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'status', 'letter')
+  local job = redis.call('HMGET', key, 'status', 'letter', 'prio')
   if job[1] == 'failed' then
-    local entry = redis.call('XADD', KEYS[1], '*', 'id', id)
+    local entry = redis.call('XADD', streamOf(base, job[3]), '*', 'id', id)
     redis.call('HDEL', key, 'error', 'result', 'finished_at', 'started_at', 'worker', 'progress', 'abort', 'scheduled_for', 'letter', 'stack')
     redis.call('HSET', key, 'status', 'queued', 'attempt', 0, 'entry', entry)
     redis.call('PERSIST', key)

@@ -7,6 +7,7 @@
   KEYS[1] stream   KEYS[2] delayed zset   KEYS[3] dead-letter stream   KEYS[4] stats hash   KEYS[5] listeners zset
   ARGV[1] group   ARGV[2] job key prefix   ARGV[3] now (ms)   ARGV[4] dead-letter max length
   ARGV[5] queue key base   ARGV[6] retention (indexes.lua)
+  Each entry is acknowledged on the stream of its job's priority (`prio`), and each stream trimmed on its own.
   ARGV[7..] octuples: job id, entry id, attempt, outcome, value, retry at (ms), log lines ('' none), the
     error's stack ('' none; kept for retry and fail)
   Log lines join the job's log; an attempt that does not end the job (retry, release) joins its history;
@@ -17,12 +18,13 @@
   Returns 1 or 0 (stale attempt) per job. ]]
 local listened = redis.call('ZCOUNT', KEYS[5], ARGV[3], '+inf') > 0
 local base, now = ARGV[5], tonumber(ARGV[3])
+-- acked: per priority ('' normal), the entries to acknowledge
 local applied, acked, entered = {}, {}, {}
 local counts = { processed = 0, failed = 0, retried = 0 }
 for i = 7, #ARGV, 8 do
   local id, entry, attempt, outcome, value = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev', 'dedupe')
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev', 'dedupe', 'prio')
   if job[1] ~= 'in_progress' or job[2] ~= attempt then
     applied[#applied + 1] = 0
   else
@@ -54,7 +56,7 @@ for i = 7, #ARGV, 8 do
       redis.call('EXPIRE', key, job[3])
     else
       status = 'queued'
-      local fresh = redis.call('XADD', KEYS[1], '*', 'id', id)
+      local fresh = redis.call('XADD', streamOf(base, job[6]), '*', 'id', id)
       local run = redis.call('HMGET', key, 'worker', 'started_at', 'history')
       redis.call('HSET', key, 'status', status, 'attempt', tonumber(attempt) - 1, 'entry', fresh, 'rev', rev,
         'history', withAttempt(run[3], attempt, run[1], run[2], ARGV[3], 'release'))
@@ -67,7 +69,10 @@ for i = 7, #ARGV, 8 do
       entered[status] = scored
       scored[#scored + 1], scored[#scored + 2] = ARGV[3], id
     end
-    acked[#acked + 1] = entry
+    local level = job[6] or ''
+    local ack = acked[level] or {}
+    acked[level] = ack
+    ack[#ack + 1] = entry
     if listened then redis.call('PUBLISH', key, rev .. ' ' .. status) end
     applied[#applied + 1] = 1
   end
@@ -81,24 +86,5 @@ for status, scored in pairs(entered) do
   indexAdd(base, status, scored)
   if keep[status] then trimStatus(base, status, keep[status], now) end
 end
-if #acked > 0 then
-  for from = 1, #acked, 1000 do -- unpack is bounded by Lua's C stack
-    redis.call('XACK', KEYS[1], ARGV[1], unpack(acked, from, math.min(from + 999, #acked)))
-  end
-  local pending = redis.call('XPENDING', KEYS[1], ARGV[1])
-  if pending[1] > 0 then
-    -- Whole stream nodes only (~): cheap, and the few entries left wait for a later batch.
-    redis.call('XTRIM', KEYS[1], 'MINID', '~', pending[2])
-  else
-    -- Nothing pending: everything up to the group's last delivered entry goes, so an idle queue's stream is empty.
-    for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-      local info = {}
-      for j = 1, #group, 2 do info[group[j]] = group[j + 1] end
-      if info.name == ARGV[1] then
-        local ms, seq = string.match(info['last-delivered-id'], '^(%d+)-(%d+)$')
-        redis.call('XTRIM', KEYS[1], 'MINID', ms .. '-' .. (tonumber(seq) + 1))
-      end
-    end
-  end
-end
+for level, entries in pairs(acked) do ackAndTrim(streamOf(base, level), ARGV[1], entries) end
 return applied

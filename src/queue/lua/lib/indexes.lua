@@ -97,3 +97,64 @@ local function releaseDedupe(dedupe, id, started)
   local key = string.sub(dedupe, 2)
   if redis.call('GET', key) == id then redis.call('DEL', key) end
 end
+
+-- Priorities: each level's jobs wait in a stream of their own (keys.ts `streams`); a job's hash names its level in
+-- `prio`, absent for normal, whose stream is the queue's first one: jobs without a priority pay nothing for it.
+local function streamOf(base, prio)
+  if prio == 'high' or prio == 'low' then return base .. 'stream:' .. prio end
+  return base .. 'stream'
+end
+
+-- The weighted pick: while every level has jobs waiting, starts follow this cycle, 4 high : 2 normal : 1 low; the
+-- queue's `turn` key keeps the place in it across calls and workers. Turns of a level with none waiting go to the
+-- highest level that has some, so low jobs get at least 1 start in 7 however many high ones arrive.
+local PICK = { 'high', 'normal', 'high', 'low', 'high', 'normal', 'high' }
+local LEVELS = { 'high', 'normal', 'low' }
+
+-- Reads up to `count` new entries for `consumer` as the cycle says, appending triples (entry, job id, level) to `into`.
+local function readNew(base, group, consumer, count, into)
+  local turn = tonumber(redis.call('GET', base .. 'turn') or '0')
+  local full = math.floor(count / 7)
+  local want = { high = 4 * full, normal = 2 * full, low = full }
+  for t = turn + 7 * full, turn + count - 1 do
+    local level = PICK[t % 7 + 1]
+    want[level] = want[level] + 1
+  end
+  redis.call('SET', base .. 'turn', (turn + count) % 7)
+  local left = count
+  local function take(level, n)
+    if n <= 0 then return end
+    local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', streamOf(base, level), '>')
+    if not read then return end
+    for _, e in ipairs(read[1][2]) do
+      into[#into + 1], into[#into + 2], into[#into + 3] = e[1], e[2][2], level
+      left = left - 1
+    end
+  end
+  for _, level in ipairs(LEVELS) do take(level, want[level]) end
+  for _, level in ipairs(LEVELS) do take(level, left) end
+end
+
+-- Acknowledges a settled batch's entries of one stream, then trims the stream below its oldest entry still pending:
+-- every entry before it was delivered (delivery follows stream order) and acknowledged, so no undelivered entry is
+-- ever trimmed. Instead of an XDEL per entry, which costs more than the rest of a job's settle.
+local function ackAndTrim(stream, group, entries)
+  for from = 1, #entries, 1000 do -- unpack is bounded by Lua's C stack
+    redis.call('XACK', stream, group, unpack(entries, from, math.min(from + 999, #entries)))
+  end
+  local pending = redis.call('XPENDING', stream, group)
+  if pending[1] > 0 then
+    -- Whole stream nodes only (~): cheap, and the few entries left wait for a later batch.
+    redis.call('XTRIM', stream, 'MINID', '~', pending[2])
+  else
+    -- Nothing pending: everything up to the group's last delivered entry goes, so an idle queue's stream is empty.
+    for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+      local g = {}
+      for j = 1, #info, 2 do g[info[j]] = info[j + 1] end
+      if g.name == group then
+        local ms, seq = string.match(g['last-delivered-id'], '^(%d+)-(%d+)$')
+        redis.call('XTRIM', stream, 'MINID', ms .. '-' .. (tonumber(seq) + 1))
+      end
+    end
+  end
+end
