@@ -254,12 +254,15 @@ test('Redis hung or killed mid-enqueue → 503, and nothing of the enqueue is ap
   for (const outcome of await hung) assert.equal(outcome.status === 'rejected' && (outcome.reason as HttpError).status, 503);
   assert.deepEqual(await snapshot(), was, 'the late call wrote nothing');
 
-  // Killed: the call is written to a paused Redis, which dies without running it and comes back from its log.
+  // Killed: the call is written to a paused Redis, which dies without running it (SIGKILL while stopped: the
+  // harness's kill resumes it first, and it could run the call in between) and comes back from its log.
   await redis.sendCommand(['CONFIG', 'SET', 'appendfsync', 'always']);
+  const pid = Number(/process_id:(\d+)/.exec(String(await redis.sendCommand(['INFO', 'server'])))?.[1]);
   server.pause();
   const killed = queue.enqueue(digest, { user: 'cy', text: 'v3' });
   killed.catch(() => {});
   await new Promise((resolve) => setTimeout(resolve, 100));
+  process.kill(pid, 'SIGKILL');
   await server.kill();
   await assert.rejects(killed, (err: HttpError) => err.status === 503);
   await server.restart();

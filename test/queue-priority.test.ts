@@ -99,7 +99,7 @@ test('a level with nothing waiting gives its turns to the highest level that has
   assert.deepEqual(count(rest), { high: 18, normal: 0, low: 33 }, 'once high ran out, low took every turn');
 });
 
-test('low jobs run while high ones keep arriving; a worker runs every level to the end', async () => {
+test('low jobs run while high ones keep arriving', async () => {
   // Behind a high backlog: first in, first out would run them last, a strict priority never.
   await enqueueEach(100, ['high']);
   const lows = await enqueueEach(10, ['low']);
@@ -125,7 +125,6 @@ test('low jobs run while high ones keep arriving; a worker runs every level to t
   // 6 high per low while normal is empty (its turns go to high), plus the first read's share: far from all of them.
   assert.ok(highBefore <= 6 * 10 + 20, `${highBefore} high jobs started before the last low one`);
   assert.ok((await queue.stats()).queuedByPriority.high > 0, 'high jobs were still waiting when every low one had run');
-  assert.deepEqual(started.filter((s) => s.startsWith('low:')), Array.from({ length: 10 }, (_, n) => `low:${n}`), 'lows in order');
 });
 
 test('priority: the definition\'s default, the enqueue\'s override, a bad one refused', async () => {
