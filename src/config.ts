@@ -76,6 +76,7 @@ export const EnvSchema = Type.Object({
   CACHE_MAX_BODY_BYTES: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Larger response bodies are served but not stored.' }),
   CACHE_LOCK_TTL_MS: Milliseconds(10_000, 'Life of a fill lock: the longest a crashed filler can delay others waiting on the same key.'),
   CACHE_HONOR_NO_CACHE: Type.Boolean({ default: false, description: 'Let a request `Cache-Control: no-cache` force a fresh answer (off: one client cannot make every request run the handler).' }),
+  CACHE_LOCAL_MAX_BYTES: Type.Integer({ minimum: 0, default: 33_554_432, description: 'Byte bound of each process\'s local tier in front of the Redis cache store (kept coherent by Redis client tracking; single Redis server only); 0: off.' }),
   CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10_000, description: 'Entry bound of the in-memory cache store.' }),
   CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1, default: 67_108_864, description: 'Byte bound of the in-memory cache store.' }),
   // At least one whole export (5 MiB, the file cap): an export counts at that size until it completes.
@@ -162,6 +163,8 @@ export interface CacheConfig {
   maxBodyBytes: number;
   lockTtlMs: number;
   honorNoCache: boolean;
+  /** Bound of the local tier in front of the Redis store; 0: none. */
+  localMaxBytes: number;
   memory: { maxEntries: number; maxBytes: number };
 }
 
@@ -237,6 +240,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxBodyBytes: env.CACHE_MAX_BODY_BYTES,
       lockTtlMs: env.CACHE_LOCK_TTL_MS,
       honorNoCache: env.CACHE_HONOR_NO_CACHE,
+      localMaxBytes: env.CACHE_LOCAL_MAX_BYTES,
       memory: { maxEntries: env.CACHE_MEMORY_MAX_ENTRIES, maxBytes: env.CACHE_MEMORY_MAX_BYTES },
     },
     idempotency: { ttlS: env.IDEMPOTENCY_TTL_S, leaseMs: env.IDEMPOTENCY_LEASE_MS },

@@ -1,7 +1,7 @@
-// skiff with the response cache on a Redis store (REDIS_URL), production settings: /hello, one handler
-// served cached and uncached, and a cached ~50 KB body.
+// skiff with the response cache on a Redis store (REDIS_URL) behind the local tier, production settings:
+// /hello, one handler served cached and uncached, and a cached ~50 KB body.
 import { Type } from '@sinclair/typebox';
-import { createCache, redisCacheStore } from '../../src/cache/index.ts';
+import { createCache, openLocalTier, redisCacheStore } from '../../src/cache/index.ts';
 import { createServer } from '../../src/http/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { createRedis, pingRedis } from '../../src/redis/index.ts';
@@ -11,7 +11,9 @@ import { Item, ItemParams } from './shapes.ts';
 const log = createLogger('warn');
 const redis = createRedis({ url: process.env.REDIS_URL!, commandTimeoutMs: 1000, log, name: 'bench-cache' });
 while (!(await pingRedis(redis, 200))) await new Promise((r) => setTimeout(r, 20));
-const cache = createCache({ store: redisCacheStore(redis, 'bench:'), log, timeoutMs: 1000 });
+const local = openLocalTier(redis, { maxBytes: 32 * 1024 * 1024, log, timeoutMs: 1000 });
+while (!local.serving) await new Promise((r) => setTimeout(r, 20));
+const cache = createCache({ store: redisCacheStore(redis, 'bench:', local), log, timeoutMs: 1000 });
 const cached = cache.route({ ttl: 3600, scope: 'public', tags: ['items'] });
 
 // The handler a cache saves: a page of 20 items built and serialized through its schema.

@@ -3,6 +3,8 @@
 /** Monotonic counters of what the cache did; `cache.counters()` returns a copy for /metrics. */
 export interface CacheCounters {
   hits: number;
+  /** Hits answered from the local tier, with no Redis round trip (counted in `hits` too). */
+  localHits: number;
   misses: number;
   /** Stale entries served while one refresh ran (stale-while-revalidate). */
   stale: number;
@@ -26,7 +28,7 @@ export interface CacheCounters {
 
 export function zeroCounters(): CacheCounters {
   return {
-    hits: 0, misses: 0, stale: 0, staleIfError: 0, bypasses: 0, notModified: 0, stores: 0, storesSkipped: 0,
+    hits: 0, localHits: 0, misses: 0, stale: 0, staleIfError: 0, bypasses: 0, notModified: 0, stores: 0, storesSkipped: 0,
     coalesced: 0, refreshes: 0, invalidations: 0, storeErrors: 0, circuitOpened: 0,
   };
 }

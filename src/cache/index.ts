@@ -10,12 +10,14 @@ import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../break
 import { zeroCounters, type CacheCounters } from './counters.ts';
 import { cacheRoute, type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 import { memoryCacheStore } from './memory-store.ts';
+import { openLocalTier } from './local-tier.ts';
 import { redisCacheStore } from './redis-store.ts';
 import { FAILED, type CacheRuntime } from './runtime.ts';
 import type { CacheStore, InvalidateSpec } from './store.ts';
 
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
 export { redisCacheStore } from './redis-store.ts';
+export { LocalTier, openLocalTier, type LocalTierOptions } from './local-tier.ts';
 export { requestKey, normalisePath, type KeyParts } from './request-key.ts';
 export { type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 export { documentCaching } from './openapi.ts';
@@ -60,6 +62,8 @@ export interface Cache {
   invalidate(spec: InvalidateSpec, deadline?: Deadline): Promise<boolean>;
   /** A snapshot of the counters plus the circuit state, for /metrics. */
   counters(): CacheCounters & { circuit: BreakerState };
+  /** Closes what the cache opened itself (the local tier's connection); the Redis client it was given stays open. */
+  close(): Promise<void>;
 }
 
 export function createCache(options: CacheOptions): Cache {
@@ -87,6 +91,7 @@ export function createCache(options: CacheOptions): Cache {
 
   const runtime: CacheRuntime = {
     store, counters, log, guarded, settleInvalidations,
+    invalidationsPending: () => pending.length > 0,
     cacheName: options.name ?? 'skiff',
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
     lockTtlMs: options.lockTtlMs ?? 10_000,
@@ -109,15 +114,23 @@ export function createCache(options: CacheOptions): Cache {
       return false;
     },
     counters: () => ({ ...counters, storeErrors: breaker.errors, circuitOpened: breaker.opened, circuit: breaker.state }),
+    close: () => store.close(),
   };
 }
 
-/** The cache an entry point builds from configuration: a Redis store on `redis` (the main client, or one for
- *  CACHE_REDIS_URL), or the in-memory LRU; store calls are bounded by the Redis command timeout. */
+/**
+ * The cache an entry point builds from configuration: a Redis store on `redis` (the main client, or one for
+ * CACHE_REDIS_URL) with a local tier of CACHE_LOCAL_MAX_BYTES in front (on a single Redis server only: see
+ * local-tier.ts), or the in-memory LRU; store calls are bounded by the Redis command timeout.
+ */
 export function cacheFromConfig(config: Config, redis: Redis, log: Logger): Cache {
   const c = config.cache;
+  const singleServer = c.redisUrl !== undefined || config.redisTopology === undefined;
+  const local = c.store === 'redis' && c.localMaxBytes > 0 && singleServer
+    ? openLocalTier(redis, { maxBytes: c.localMaxBytes, log, timeoutMs: config.redisCommandTimeoutMs })
+    : null;
   return createCache({
-    store: c.store === 'memory' ? memoryCacheStore(c.memory) : redisCacheStore(redis, config.redisPrefix),
+    store: c.store === 'memory' ? memoryCacheStore(c.memory) : redisCacheStore(redis, config.redisPrefix, local),
     log,
     timeoutMs: config.redisCommandTimeoutMs,
     enabled: c.enabled,
@@ -129,6 +142,7 @@ export function cacheFromConfig(config: Config, redis: Redis, log: Logger): Cach
 
 const COUNTER_HELP: Record<keyof CacheCounters, string> = {
   hits: 'Requests answered from a fresh cache entry.',
+  localHits: 'Hits answered from the process\'s local tier, with no Redis round trip.',
   misses: 'Requests that ran (or waited on) a fill.',
   stale: 'Stale entries served while one refresh ran (stale-while-revalidate).',
   staleIfError: 'Stale entries served because the handler failed (stale-if-error).',

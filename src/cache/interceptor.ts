@@ -1,4 +1,4 @@
-// The per-route cache: serves hits from the store as stored bytes, fills misses once (fill.ts: in-process
+// The per-route cache: serves hits from the local tier or the store as stored bytes, fills misses once (fill.ts: in-process
 // coalescing, then a fill lock shared by every process), serves stale while one refresh runs or when the handler
 // fails, and answers If-None-Match with 304 (render.ts). Store trouble is a bypass, never a failed or a hung request.
 import type { IncomingHttpHeaders } from 'node:http';
@@ -88,14 +88,18 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
   const responses = new CacheResponses(rt.cacheName, scope, counters);
   const fills = new RouteFills(rt, policy);
 
-  /** Answers from the entry found (fresh, or stale within staleWhileRevalidate), else through a fill. */
-  function serve(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, entry: StoredResponse | null): Outcome | Promise<Outcome> {
+  /**
+   * Answers from the entry found (fresh, or stale within staleWhileRevalidate), else through a fill. `held`: the
+   * entry came from the local tier.
+   */
+  function serve(ctx: RequestContext, next: () => Promise<Outcome>, ref: EntryRef, entry: StoredResponse | null, held: boolean): Outcome | Promise<Outcome> {
     const now = rt.clock.now();
     const directives = requestDirectives(ctx.req.headers);
     const revalidate = directives.noCache && rt.honorNoCache;
     if (entry !== null && !revalidate) {
       if (now < entry.freshUntil) {
         counters.hits++;
+        if (held) counters.localHits++;
         return responses.entry(entry, ctx, 'HIT', `hit; ${ttlParam(entry, now)}`, now);
       }
       if (now < entry.staleUntil) {
@@ -144,11 +148,15 @@ export function cacheRoute(rt: CacheRuntime, options: CacheRouteOptions): CacheI
         namespace: options.namespace ?? ctx.route,
         id: requestKey({ method, path: ctx.path, query: ctx.query, vary: policy.vary, headers, principal }),
       };
+      if (!rt.invalidationsPending()) {
+        const held = store.peek(ref);
+        if (held !== null) return serve(ctx, next, ref, held, true);
+      }
       const deadline = ctx.deadline;
       if (!(await rt.settleInvalidations(deadline))) return responses.bypass(await next(), 'store-unavailable');
       const raw = await rt.guarded(deadline, () => store.get(ref, rt.clock.now()));
       if (raw === FAILED) return responses.bypass(await next(), 'store-unavailable');
-      return serve(ctx, next, ref, raw === null ? null : decodeEntry(raw));
+      return serve(ctx, next, ref, raw === null ? null : decodeEntry(raw), false);
     },
 
     openapi(operation) {

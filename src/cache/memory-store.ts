@@ -100,6 +100,11 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
 
     async ping() {},
 
+    // The store itself is in the process: nothing nearer to hold.
+    peek: () => null,
+
+    async close() {},
+
     async invalidate(spec: InvalidateSpec) {
       const { tags, namespace } = spec;
       const keys = new Set<string>();

@@ -1,7 +1,9 @@
 // The Redis backend: shared by every process, so a fill, a hit and an invalidation in one process are seen
-// by all. Hits are one GET; fills and invalidations are one script each, within one namespace's slot.
+// by all. Hits are one GET (none at all for an entry the local tier holds); fills and invalidations are one
+// script each, within one namespace's slot.
 import { BINARY_REPLIES, luaScriptFile, type Redis } from '../redis/index.ts';
 import { namespaceKeys, tagNamespacesKey, type NamespaceKeys } from './keys.ts';
+import type { LocalTier } from './local-tier.ts';
 import type { CacheStore, FillClaim, InvalidateSpec } from './store.ts';
 
 const lua = new URL('./lua/', import.meta.url);
@@ -12,7 +14,8 @@ const invalidateIndexes = luaScriptFile(lua, 'invalidate-2.lua');
 
 const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString() : String(reply));
 
-export function redisCacheStore(client: Redis, prefix: string): CacheStore {
+/** `local`: the in-process tier this store reads through and peeks into (it closes with the store). */
+export function redisCacheStore(client: Redis, prefix: string, local: LocalTier | null = null): CacheStore {
   const keysByNamespace = new Map<string, NamespaceKeys>();
   const keysOf = (namespace: string): NamespaceKeys => {
     let keys = keysByNamespace.get(namespace);
@@ -23,6 +26,8 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
   // Lookups of one key made before node-redis writes its command batch (it flushes on setImmediate) share one
   // GET: the command reaches Redis after every joiner arrived, so each still reads what was there when it asked.
   const unsent = new Map<string, Promise<Buffer | null>>();
+  const getFromClient = (key: string): Promise<Buffer | null> =>
+    client.sendCommand(['GET', key], BINARY_REPLIES).then((reply) => (Buffer.isBuffer(reply) ? reply : null));
 
   async function invalidateIn(namespace: string, tags: readonly string[] | undefined): Promise<number> {
     const keys = keysOf(namespace);
@@ -37,7 +42,9 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
       const key = keysOf(ref.namespace).entry(ref.id);
       let pending = unsent.get(key);
       if (pending === undefined) {
-        pending = client.sendCommand(['GET', key], BINARY_REPLIES).then((reply) => (Buffer.isBuffer(reply) ? reply : null));
+        // Through the local tier while it serves, so the key is tracked; a tracking connection that just
+        // dropped is not a store failure: the main connection answers.
+        pending = local !== null && local.serving ? local.read(key).catch(() => getFromClient(key)) : getFromClient(key);
         unsent.set(key, pending);
         setImmediate(() => unsent.delete(key));
       }
@@ -70,6 +77,14 @@ export function redisCacheStore(client: Redis, prefix: string): CacheStore {
 
     async ping() {
       await client.ping();
+    },
+
+    peek(ref) {
+      return local === null ? null : local.lookup(keysOf(ref.namespace).entry(ref.id));
+    },
+
+    async close() {
+      await local?.close();
     },
 
     async invalidate(spec: InvalidateSpec) {

@@ -25,5 +25,7 @@ export interface CacheRuntime {
   guarded<T>(deadline: Deadline, call: () => Promise<T>): Promise<T | typeof FAILED>;
   /** Replays invalidations that failed while the store was unreachable; false while some still fail. */
   settleInvalidations(deadline: Deadline): Promise<boolean>;
+  /** Whether an invalidation waits to be replayed: nothing is served from the local tier until it is. */
+  invalidationsPending(): boolean;
   readonly log: Logger;
 }

@@ -1,5 +1,6 @@
 // What the cache needs from a backend. Redis (shared by every process) and an in-memory LRU (one process)
 // implement it; test/support/cache-store-contract.ts holds the one suite both pass.
+import type { StoredResponse } from './entry.ts';
 
 /** One cached response: its namespace (invalidation unit, Redis Cluster slot) and its request key. */
 export interface EntryRef {
@@ -49,6 +50,13 @@ export interface CacheStore {
   invalidate(spec: InvalidateSpec): Promise<number>;
   /** Resolves when the backend answers: the circuit breaker's probe. */
   ping(): Promise<void>;
+  /**
+   * The entry this process holds and knows to be current, without a round trip (the Redis store's local tier,
+   * src/cache/local-tier.ts); null when it holds none, and always for a store without such a tier.
+   */
+  peek(ref: EntryRef): StoredResponse | null;
+  /** Releases what the store opened itself (the local tier's connection); the client it was given stays open. */
+  close(): Promise<void>;
 }
 
 /** The freshness deadline written first in every entry (see entry.ts), read without decoding the rest. */

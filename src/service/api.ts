@@ -77,6 +77,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
       metricsServer.server.close();
       await running.drain();
       overload.stop();
+      await cache.close();
       // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
       await Promise.all([redis, cacheRedis, enqueueRedis].filter((c, i, all) => all.indexOf(c) === i).map((c) => closeRedis(c, config.redisCommandTimeoutMs)));
       await redisHost.stop();
