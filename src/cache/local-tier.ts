@@ -26,6 +26,8 @@ export interface LocalTierOptions {
 interface Slot {
   entry: StoredResponse;
   bytes: number;
+  /** Looked up since it was stored or last given a second chance (CLOCK's reference bit). */
+  used: boolean;
 }
 
 /** A GET in flight on the tracking connection; `dirty` once the key was invalidated meanwhile. */
@@ -63,7 +65,9 @@ export class LocalTier {
   readonly #timeoutMs: number;
   readonly #silenceMs: number;
   readonly #log: Logger;
-  // Map iteration order is insertion order: re-inserting on access keeps the least recently used first.
+  // Least recently used first, approximately (CLOCK): a hit only sets the slot's `used` bit, eviction walks from
+  // the oldest insertion and moves a used slot to the end once instead of dropping it. A re-insertion per hit
+  // (exact LRU) cost ~0.3 µs, a tenth of a hit.
   readonly #slots = new Map<string, Slot>();
   readonly #reads = new Map<string, Read[]>();
   readonly #heartbeat: NodeJS.Timeout;
@@ -112,8 +116,7 @@ export class LocalTier {
   lookup(key: string): StoredResponse | null {
     const slot = this.#slots.get(key);
     if (slot === undefined) return null;
-    this.#slots.delete(key);
-    this.#slots.set(key, slot);
+    slot.used = true;
     return slot.entry;
   }
 
@@ -163,11 +166,17 @@ export class LocalTier {
     const bytes = raw.length + (entry.brotliEtag === null ? 0 : entry.identityLength) + key.length + SLOT_OVERHEAD_BYTES;
     if (bytes > this.#maxBytes) return;
     this.#drop(key);
-    this.#slots.set(key, { entry, bytes });
+    this.#slots.set(key, { entry, bytes, used: false });
     this.#bytes += bytes;
-    for (const [oldest] of this.#slots) {
+    // Every used slot is moved (and cleared) at most once, so the walk ends; the entry just kept stays.
+    for (const [oldest, slot] of this.#slots) {
       if (this.#bytes <= this.#maxBytes) break;
-      this.#drop(oldest);
+      if (oldest === key) continue;
+      if (slot.used) {
+        slot.used = false;
+        this.#slots.delete(oldest);
+        this.#slots.set(oldest, slot);
+      } else this.#drop(oldest);
     }
   }
 

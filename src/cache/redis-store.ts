@@ -4,13 +4,15 @@
 import { BINARY_REPLIES, luaScriptFile, type Redis } from '../redis/index.ts';
 import { namespaceKeys, tagNamespacesKey, type NamespaceKeys } from './keys.ts';
 import type { LocalTier } from './local-tier.ts';
-import type { CacheStore, FillClaim, InvalidateSpec } from './store.ts';
+import type { CacheStore, EntryRef, FillClaim, InvalidateSpec } from './store.ts';
 
 const lua = new URL('./lua/', import.meta.url);
 const claimFill = luaScriptFile(lua, 'claimFill-3.lua');
 const storeEntry = luaScriptFile(lua, 'storeEntry-4.lua');
 const releaseFill = luaScriptFile(lua, 'releaseFill-1.lua');
 const invalidateIndexes = luaScriptFile(lua, 'invalidate-2.lua');
+
+const ENTRY_KEYS_MAX = 10_000;
 
 const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString() : String(reply));
 
@@ -26,6 +28,20 @@ export function redisCacheStore(client: Redis, prefix: string, local: LocalTier 
   // Lookups of one key made before node-redis writes its command batch (it flushes on setImmediate) share one
   // GET: the command reaches Redis after every joiner arrived, so each still reads what was there when it asked.
   const unsent = new Map<string, Promise<Buffer | null>>();
+
+  // Entry keys kept per request key: a local hit then builds and hashes no new string (requestKey hands out the
+  // same id strings). Bounded like requestKey's own memo: cleared when full.
+  const entryKeys = new Map<string, Map<string, string>>();
+  const entryKeyOf = (ref: EntryRef): string => {
+    let byId = entryKeys.get(ref.namespace);
+    if (byId === undefined) entryKeys.set(ref.namespace, (byId = new Map()));
+    let key = byId.get(ref.id);
+    if (key === undefined) {
+      if (byId.size >= ENTRY_KEYS_MAX) byId.clear();
+      byId.set(ref.id, (key = keysOf(ref.namespace).entry(ref.id)));
+    }
+    return key;
+  };
   const getFromClient = (key: string): Promise<Buffer | null> =>
     client.sendCommand(['GET', key], BINARY_REPLIES).then((reply) => (Buffer.isBuffer(reply) ? reply : null));
 
@@ -39,7 +55,7 @@ export function redisCacheStore(client: Redis, prefix: string, local: LocalTier 
     kind: 'redis',
 
     get(ref) {
-      const key = keysOf(ref.namespace).entry(ref.id);
+      const key = entryKeyOf(ref);
       let pending = unsent.get(key);
       if (pending === undefined) {
         // Through the local tier while it serves, so the key is tracked; a tracking connection that just
@@ -80,7 +96,7 @@ export function redisCacheStore(client: Redis, prefix: string, local: LocalTier 
     },
 
     peek(ref) {
-      return local === null ? null : local.lookup(keysOf(ref.namespace).entry(ref.id));
+      return local === null ? null : local.lookup(entryKeyOf(ref));
     },
 
     async close() {
