@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { after, before, beforeEach, test } from 'node:test';
-import { createCache, LocalTier, openLocalTier, redisCacheStore, type Cache } from '../src/cache/index.ts';
+import { cacheFromConfig, createCache, LocalTier, openLocalTier, redisCacheStore, type Cache } from '../src/cache/index.ts';
+import { loadConfig } from '../src/config.ts';
 import { encodeEntry } from '../src/cache/entry.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, type Redis } from '../src/redis/index.ts';
@@ -293,4 +294,21 @@ test('a reply overtaken by its key\'s invalidation, or by a lost connection, is 
   } finally {
     await local.close();
   }
+});
+
+test('cacheFromConfig opens a local tier on a single Redis server only, never under a Cluster or Sentinel topology', async () => {
+  const opened: unknown[] = [];
+  // duplicate() is how a tier opens its connection: count the calls instead of connecting.
+  const fakeRedis = { duplicate: (options: unknown) => { opened.push(options); throw new Error('no connection in this test'); } } as unknown as Redis;
+  for (const env of [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000' }, { REDIS_SENTINELS: '127.0.0.1:26379' }, { CACHE_LOCAL_MAX_BYTES: '0' }, { CACHE_STORE: 'memory' }]) {
+    const own = cacheFromConfig(loadConfig({ REDIS_URL: server.url, ...env }), fakeRedis, log);
+    assert.equal(own.store.peek({ namespace: 'n', id: 'i' }), null);
+    await own.close();
+  }
+  assert.deepEqual(opened, []);
+  // A separate single-server CACHE_REDIS_URL keeps it, cluster or not.
+  assert.throws(() => cacheFromConfig(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', CACHE_REDIS_URL: server.url }), fakeRedis, log), /no connection/);
+  assert.throws(() => cacheFromConfig(loadConfig({ REDIS_URL: server.url }), fakeRedis, log), /no connection/);
+  assert.equal(opened.length, 2);
+  assert.deepEqual(opened[0], { RESP: 3, emitInvalidate: true, name: 'skiff-cache-tracking' });
 });
