@@ -56,6 +56,7 @@ export const EnvSchema = Type.Object({
   QUEUE_KEEP_FAILED: Keep('10000,604800', 'failed (and aborted)'),
   QUEUE_WAIT_REPLICAS: Type.Integer({ minimum: 0, default: 0, description: 'Replicas that must acknowledge each enqueue and each settled job (Redis WAIT) before it counts; fewer within QUEUE_WAIT_TIMEOUT_MS: the enqueue answers 503 OUTCOME_UNKNOWN. 0: no wait (a failover can lose the last writes).' }),
   QUEUE_WAIT_TIMEOUT_MS: Milliseconds(500, 'Longest an enqueue or a settle waits for QUEUE_WAIT_REPLICAS replicas.'),
+  QUEUE_PARTITIONS: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Key sets (Redis Cluster slots) the queue spreads over, so its work spreads over the masters; the same in every process of the queue.' }),
   RESPONSE_VALIDATION: Type.Optional(Type.Boolean({ description: 'Check responses against their schema; default on unless NODE_ENV=production.' })),
   WEB_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, description: 'HTTP worker processes; default: os.availableParallelism().' })),
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, default: 1, description: 'Queue worker processes.' }),
@@ -128,6 +129,8 @@ export interface Config {
   cluster: ClusterConfig;
   queue: {
     name: string; workerId: string | undefined; maxJobs: number; leaseMs: number; graceMs: number;
+    /** QUEUE_PARTITIONS: key sets the queue spreads over (src/queue/partitions.ts). */
+    partitions: number;
     /** QUEUE_KEEP_COMPLETE, QUEUE_KEEP_FAILED: a missing bound is absent. */
     retention: { complete: { count?: number; ageS?: number }; failed: { count?: number; ageS?: number } };
     /** ADMIN_KEYS: keys with the operator role; empty: the operator API answers 404. */
@@ -246,6 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     idempotency: { ttlS: env.IDEMPOTENCY_TTL_S, leaseMs: env.IDEMPOTENCY_LEASE_MS },
     queue: {
       name: env.QUEUE_NAME, workerId: env.WORKER_ID, maxJobs: env.WORKER_MAX_JOBS, leaseMs: env.JOB_LEASE_MS, graceMs: env.WORKER_GRACE_MS,
+      partitions: env.QUEUE_PARTITIONS,
       retention: { complete: keep(env.QUEUE_KEEP_COMPLETE), failed: keep(env.QUEUE_KEEP_FAILED) },
       adminKeys: list(env.ADMIN_KEYS),
       replicaAck: env.QUEUE_WAIT_REPLICAS > 0 ? { replicas: env.QUEUE_WAIT_REPLICAS, timeoutMs: env.QUEUE_WAIT_TIMEOUT_MS } : undefined,

@@ -153,7 +153,7 @@ export function appQueue(services: AppServices): Queue {
   const { config } = services;
   return services.queue ?? createQueue({
     redis: services.redis, prefix: config.redisPrefix, name: config.queue.name, jobs: appJobs(config), commandTimeoutMs: config.redisCommandTimeoutMs,
-    retention: config.queue.retention, replicaAck: config.queue.replicaAck,
+    retention: config.queue.retention, replicaAck: config.queue.replicaAck, partitions: config.queue.partitions,
   });
 }
 

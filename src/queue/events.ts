@@ -3,7 +3,8 @@
 // heartbeat so a listener that missed a message (Redis restarted) still sees the end. Underneath, `JobChannels`
 // holds one shared pub/sub connection, opened for the first listener and closed after the last, and a cap on how
 // many listeners (open event streams) the process holds. While the connection is open the process is registered
-// in the queue's listeners zset, without which workers publish no job events.
+// in the queue's listeners zset (each partition's, on a partitioned queue), without which workers publish no job
+// events.
 import { randomUUID } from 'node:crypto';
 import { HttpError } from '../errors.ts';
 import { withTimeout, type Redis } from '../redis/index.ts';
@@ -42,7 +43,7 @@ class JobChannels {
       throw HttpError.of('SERVICE_UNAVAILABLE', 'This server follows as many jobs as it may; try again shortly.', { headers: { 'retry-after': FULL_RETRY_AFTER_S } });
     }
     this.#listeners++;
-    const channel = this.queue.keys.job(id);
+    const channel = this.queue.partitionOf(id).keys.job(id);
     try {
       if (this.#client === null) {
         const client = (this.#client = this.queue.redis.duplicate() as unknown as Redis);
@@ -82,16 +83,17 @@ class JobChannels {
    * would register a process after its last listener left.
    */
   #register(): Promise<unknown> {
-    const { redis, keys } = this.queue;
+    const { redis, partitions } = this.queue;
     const now = this.queue.clock.now();
-    return Promise.all([
+    return Promise.all(partitions.flatMap(({ keys }) => [
       redis.zRemRangeByScore(keys.listeners, '-inf', now),
       redis.zAdd(keys.listeners, { score: now + LISTENING_TTL_MS, value: this.#member }),
-    ]);
+    ]));
   }
 
   #unregister(): Promise<unknown> {
-    return withTimeout(this.queue.redis.zRem(this.queue.keys.listeners, this.#member), this.timeoutMs).catch(() => {});
+    const { redis, partitions } = this.queue;
+    return withTimeout(Promise.all(partitions.map(({ keys }) => redis.zRem(keys.listeners, this.#member))), this.timeoutMs).catch(() => {});
   }
 
   async #release(): Promise<void> {

@@ -1,8 +1,10 @@
 // What operators do to a queue (the admin router's work, also usable from code): counts, throughput and workers;
 // jobs by status a page at a time; one job in full; retry, delete, promote, pause, resume, drain. Every call is
 // bounded like the producer's (HttpError 503 when Redis does not answer), and every action is idempotent and
-// answers what it did as counts.
+// answers what it did as counts. On a partitioned queue every call is its partitions' calls merged (bottom of
+// this file): counts summed, listings merged newest first, actions on ids sent to the partitions holding them.
 import { INDEXED_STATUSES, PRIORITIES } from './keys.ts';
+import { partitionIndex } from './partitions.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
 
@@ -122,13 +124,19 @@ export class InvalidCursor extends Error {}
 const FINAL_OUTCOMES: Record<string, string | undefined> = { complete: 'complete', failed: 'fail', aborted: 'abort' };
 
 export class QueueOperator {
-  constructor(readonly queue: Queue) {}
+  /** A partitioned queue's operators, one per partition; null for a queue of one. */
+  readonly #parts: PartitionOperators | null;
+
+  constructor(readonly queue: Queue) {
+    this.#parts = queue.partitions.length > 1 ? new PartitionOperators(queue.partitions.map((p) => new QueueOperator(p))) : null;
+  }
 
   get name(): string {
     return this.queue.name;
   }
 
   async overview(): Promise<QueueOverview> {
+    if (this.#parts !== null) return this.#parts.overview(this.name);
     const { queue } = this;
     const { redis, keys: k } = queue;
     const now = queue.clock.now();
@@ -164,6 +172,7 @@ export class QueueOperator {
   /** A page of jobs in one status, newest first; `name` keeps only jobs of that name. */
   async list(status: OperatorStatus, options: { cursor?: string; limit?: number; name?: string } = {}): Promise<JobPage> {
     const limit = Math.min(Math.max(1, options.limit ?? 50), MAX_PAGE);
+    if (this.#parts !== null) return this.#parts.list(status, { ...options, limit });
     if (status === 'dead') return this.#listDead(limit, options.cursor, options.name);
     if (status === 'queued') return this.#listQueued(limit, options.cursor, options.name);
     if (status === 'in_progress') return this.#listRunning(limit, options.cursor, options.name);
@@ -308,6 +317,7 @@ export class QueueOperator {
   /** One job in full, or null for an unknown, malformed or expired id. */
   async job(id: string): Promise<JobDetail | null> {
     if (!JOB_ID.test(id)) return null;
+    if (this.#parts !== null) return this.#parts.holding(id).job(id);
     const { redis, keys: k } = this.queue;
     const h = await this.queue.bounded(redis.hGetAll(k.job(id)));
     if (h.status === undefined) return null;
@@ -342,6 +352,7 @@ export class QueueOperator {
 
   /** Failed jobs (dead letters included) run again as fresh jobs under their ids; other statuses are skipped. */
   async retry(ids: string[]): Promise<{ retried: number; skipped: number }> {
+    if (this.#parts !== null) return this.#parts.byId(ids, (o, some) => o.retry(some));
     const { queue } = this;
     let retried = 0;
     let skipped = 0;
@@ -364,6 +375,7 @@ export class QueueOperator {
    * what had failed when the call began: a retried job that fails again meanwhile is not retried again.
    */
   async retryAll(status: 'failed' | 'dead'): Promise<{ retried: number; skipped: number; remaining: number }> {
+    if (this.#parts !== null) return this.#parts.each((o) => o.retryAll(status));
     const { queue } = this;
     const { redis, keys: k } = queue;
     let retried = 0;
@@ -398,6 +410,7 @@ export class QueueOperator {
 
   /** Deletes jobs that are not running (their record, index entries, stream entry or schedule). */
   async delete(ids: string[], waitingOnly = false): Promise<{ deleted: number; running: number }> {
+    if (this.#parts !== null) return this.#parts.byId(ids, (o, some) => o.delete(some, waitingOnly));
     const { queue } = this;
     let deleted = 0;
     let running = 0;
@@ -415,6 +428,7 @@ export class QueueOperator {
 
   /** Deletes every waiting job (queued, deferred, retrying), up to MAX_PER_REQUEST; `remaining` is what is left. */
   async drain(): Promise<{ deleted: number; remaining: number }> {
+    if (this.#parts !== null) return this.#parts.each((o) => o.drain());
     const { queue } = this;
     const { redis, keys: k } = queue;
     let deleted = 0;
@@ -447,6 +461,7 @@ export class QueueOperator {
   /** A deferred or retrying job runs now; 0 when it was not waiting for its time. */
   async promote(id: string): Promise<number> {
     if (!JOB_ID.test(id)) return 0;
+    if (this.#parts !== null) return this.#parts.holding(id).promote(id);
     const { queue } = this;
     return queue.bounded(runScript<number>(queue.redis, SCRIPTS.promoteJob, [queue.keys.delayed, queue.keys.stream], [
       queue.keys.base, String(queue.clock.now()), id,
@@ -455,15 +470,107 @@ export class QueueOperator {
 
   /** Workers finish what they hold and start nothing new until resume; enqueueing goes on. */
   async pause(): Promise<void> {
-    await this.queue.bounded(this.queue.redis.set(this.queue.keys.paused, '1'));
+    await Promise.all(this.queue.partitions.map((p) => p.bounded(p.redis.set(p.keys.paused, '1'))));
   }
 
   async resume(): Promise<void> {
-    await this.queue.bounded(this.queue.redis.del(this.queue.keys.paused));
+    await Promise.all(this.queue.partitions.map((p) => p.bounded(p.redis.del(p.keys.paused))));
   }
 }
 
 function workerView(consumer: string, shown: string | null | undefined): WorkerView {
   const info = (shown ? json(shown) : null) as { host?: string; pid?: number; running?: number; jobs?: string[]; beat?: number } | null;
   return { consumer, host: info?.host ?? null, pid: info?.pid ?? null, running: info?.running ?? 0, jobs: info?.jobs ?? [], lastHeartbeat: info?.beat ?? null };
+}
+
+/** Field-wise sums of count answers (`{ retried, skipped }`, `{ deleted, remaining }` …). */
+function addCounts<T extends object>(answers: T[]): T {
+  const total: Record<string, number> = { ...answers[0]! } as Record<string, number>;
+  for (const answer of answers.slice(1)) for (const [k, v] of Object.entries(answer)) total[k] = (total[k] ?? 0) + (v as number);
+  return total as T;
+}
+
+/**
+ * A partitioned queue's operator calls, merged from one operator per partition. A listing's cursor is every
+ * partition's own cursor in one (base64url of a JSON array: a cursor, '' for the first page, null once done).
+ */
+class PartitionOperators {
+  constructor(readonly parts: QueueOperator[]) {}
+
+  /** The operator of the partition holding job `id`. */
+  holding(id: string): QueueOperator {
+    return this.parts[partitionIndex(id, this.parts.length)]!;
+  }
+
+  /** `act` on each partition (one after the other: each is bounded per request), answers summed. */
+  async each<T extends object>(act: (o: QueueOperator) => Promise<T>): Promise<T> {
+    const answers: T[] = [];
+    for (const o of this.parts) answers.push(await act(o));
+    return addCounts(answers);
+  }
+
+  /** `act` on each partition with the ids it holds, answers summed. */
+  byId<T extends object>(ids: string[], act: (o: QueueOperator, ids: string[]) => Promise<T>): Promise<T> {
+    const held = this.parts.map((): string[] => []);
+    for (const id of ids) held[partitionIndex(id, this.parts.length)]!.push(id);
+    return this.each((o) => act(o, held[this.parts.indexOf(o)]!));
+  }
+
+  async overview(name: string): Promise<QueueOverview> {
+    const all = await Promise.all(this.parts.map((o) => o.overview()));
+    const workers = new Map<string, WorkerView>();
+    for (const w of all.flatMap((o) => o.workers)) {
+      const seen = workers.get(w.consumer);
+      workers.set(w.consumer, seen === undefined ? { ...w } : {
+        ...seen, running: seen.running + w.running, jobs: [...seen.jobs, ...w.jobs].slice(0, SHOWN_WORKER_JOBS),
+        lastHeartbeat: Math.max(seen.lastHeartbeat ?? 0, w.lastHeartbeat ?? 0) || null,
+      });
+    }
+    return {
+      name,
+      // Pause and resume act on every partition; a partition paused alone (an older process) shows as paused.
+      paused: all.some((o) => o.paused),
+      counts: addCounts(all.map((o) => o.counts)),
+      oldestWaitingMs: Math.max(...all.map((o) => o.oldestWaitingMs)),
+      throughput: all[0]!.throughput.map((t, i) => ({ minute: t.minute, ...addCounts(all.map((o) => { const { processed, failed } = o.throughput[i]!; return { processed, failed }; })) })),
+      workers: [...workers.values()],
+    };
+  }
+
+  /** The partitions' pages merged newest first (what each gave is taken in its order, so its cursor stays exact). */
+  async list(status: OperatorStatus, options: { cursor?: string; limit: number; name?: string }): Promise<JobPage> {
+    const cursors = options.cursor === undefined ? this.parts.map(() => '') : decodeCursors(options.cursor, this.parts.length);
+    const page = (i: number, limit: number) => cursors[i] === null ? Promise.resolve({ jobs: [], nextCursor: null })
+      : this.parts[i]!.list(status, { name: options.name, limit, ...(cursors[i] === '' ? {} : { cursor: cursors[i]! }) });
+    const pages = await Promise.all(this.parts.map((_, i) => page(i, options.limit)));
+    const taken = pages.map(() => 0);
+    const jobs: JobRow[] = [];
+    while (jobs.length < options.limit) {
+      let newest = -1;
+      pages.forEach((p, i) => {
+        const head = p.jobs[taken[i]!];
+        if (head !== undefined && (newest === -1 || head.enteredAt > pages[newest]!.jobs[taken[newest]!]!.enteredAt)) newest = i;
+      });
+      if (newest === -1) break;
+      jobs.push(pages[newest]!.jobs[taken[newest]!++]!);
+    }
+    // A partition whose page was taken in part is read again up to what was taken, for the cursor after it.
+    const next = await Promise.all(pages.map(async (p, i) =>
+      taken[i] === p.jobs.length ? p.nextCursor : taken[i] === 0 ? cursors[i]! : (await page(i, taken[i]!)).nextCursor));
+    return { jobs, nextCursor: next.every((c) => c === null) ? null : encodeCursor(JSON.stringify(next)) };
+  }
+}
+
+/** Job ids a merged worker view shows (each partition's heartbeat shows up to 20). */
+const SHOWN_WORKER_JOBS = 20;
+
+function decodeCursors(cursor: string, n: number): (string | null)[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    throw new InvalidCursor();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== n || !parsed.every((c) => c === null || typeof c === 'string')) throw new InvalidCursor();
+  return parsed as (string | null)[];
 }

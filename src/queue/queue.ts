@@ -8,6 +8,7 @@ import { GUARD_GRACE_MS, waitForReplicas, withTimeout, type Redis } from '../red
 import { canonicalJson } from '../schema/index.ts';
 import { checkDedupe, checkPriority, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { PRIORITIES, queueKeys, type Priority, type QueueKeys } from './keys.ts';
+import { partitionIndex, partitionNames, randomIdIn, sumStats } from './partitions.ts';
 import { runScript, SCRIPTS, type Script } from './scripts.ts';
 
 export interface QueueOptions {
@@ -34,6 +35,12 @@ export interface QueueOptions {
   retention?: { complete?: Keep; failed?: Keep };
   /** Wait for replicas to acknowledge each enqueue and each settled job (QUEUE_WAIT_REPLICAS); absent: no wait. */
   replicaAck?: ReplicaAck;
+  /**
+   * How many key sets (slots) the queue spreads over (QUEUE_PARTITIONS, default 1): partition 0 is the queue's
+   * own keys, the others queues named `name#k` (src/queue/partitions.ts). Every process of a queue must use the
+   * same count: a job's partition follows from its id and the count.
+   */
+  partitions?: number;
 }
 
 /**
@@ -88,6 +95,12 @@ export interface EnqueueOptions {
   dedupe?: (Dedupe & { key: string }) | null;
   /** The level it waits with, instead of the definition's `priority` (default `normal`). */
   priority?: Priority;
+  /**
+   * On a partitioned queue, the jobs of one key go to one partition (e.g. a tenant, so their order and limits stay
+   * within one key set); default: the idempotency key, else the dedupe key, else the next partition in turn. A
+   * given `id` decides the partition instead (its hash): give either.
+   */
+  partitionKey?: string;
 }
 
 export interface JobHandle {
@@ -181,6 +194,13 @@ export class Queue {
   readonly replicaAck: ReplicaAck | undefined;
   /** The connection enqueues go on: replicaAck's own, else `redis`. */
   readonly #writes: Redis;
+  /**
+   * The key sets the queue spreads over: [this] for one partition; else n queues of one partition each, the
+   * first with this queue's name and keys. Reads and writes of one job go to `partitionOf(id)`.
+   */
+  readonly partitions: readonly Queue[];
+  /** The partition the next enqueue without a key goes to. */
+  #turn = 0;
   readonly #timeoutMs: number;
   /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
@@ -198,6 +218,14 @@ export class Queue {
     this.replicaAck = options.replicaAck;
     this.#writes = options.replicaAck?.redis ?? options.redis;
     for (const job of options.jobs) this.jobs.set(job.name, job);
+    const n = options.partitions ?? 1;
+    this.partitions = n === 1 ? [this] : partitionNames(this.name, n).map((name) => new Queue({ ...options, name, partitions: 1 }));
+  }
+
+  /** The partition that holds job `id` (this queue when it has one). */
+  partitionOf(id: string): Queue {
+    const n = this.partitions.length;
+    return n === 1 ? this : this.partitions[partitionIndex(id, n)]!;
   }
 
   /**
@@ -211,16 +239,14 @@ export class Queue {
     if (given !== undefined && !JOB_ID.test(given)) throw new TypeError(`enqueue: id ${JSON.stringify(given)} does not match ${JOB_ID_PATTERN}`);
     const key = options.idempotencyKey;
     const owner = options.owner ?? '';
-    const same = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
     const deadline = Math.min(options.deadline ?? Infinity, Date.now() + this.#timeoutMs);
     let runAt = options.runAt ? options.runAt.getTime() : options.delayMs ? this.clock.now() + options.delayMs : 0;
     const dedupe = options.dedupe === undefined ? job.dedupe : options.dedupe && checkDedupe(options.dedupe, 'enqueue');
-    let guard = '';
+    let by = '';
     let mode = '';
     if (dedupe) {
-      const by = typeof dedupe.key === 'string' ? dedupe.key : dedupe.key(value);
+      by = typeof dedupe.key === 'string' ? dedupe.key : dedupe.key(value);
       if (typeof by !== 'string' || by === '' || by.length > MAX_DEDUPE_KEY) throw new TypeError(`enqueue ${job.name}: a dedupe key is a string of 1–${MAX_DEDUPE_KEY} characters`);
-      guard = this.keys.dedupe(owner, job.name, by);
       mode = dedupe.mode === 'throttle' ? 't' : `d${dedupe.maxWaitMs ?? ''}`;
       if (dedupe.mode === 'debounce') {
         if (runAt !== 0) throw new TypeError(`enqueue ${job.name}: a debounced job starts its dedupe delayMs after the last enqueue; give no delayMs or runAt`);
@@ -228,12 +254,25 @@ export class Queue {
       }
     }
     const priority = options.priority === undefined ? job.priority : checkPriority(options.priority, `enqueue ${job.name}`);
-    const [created, status, id] = await this.#add([
-      given ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
+    let target: Queue = this;
+    let id = given;
+    const n = this.partitions.length;
+    if (n > 1) {
+      // The partition that holds what the enqueue is matched against: the given id's, else the key's.
+      const routeKey = options.partitionKey
+        ?? (key !== undefined ? `${owner.length}:${owner}:${key}` : by !== '' ? `${owner.length}:${owner}:${job.name}:${by}` : undefined);
+      const p = given !== undefined ? partitionIndex(given, n) : routeKey !== undefined ? partitionIndex(routeKey, n) : (this.#turn = (this.#turn + 1) % n);
+      target = this.partitions[p]!;
+      id ??= randomIdIn(p, n);
+    }
+    const same = key !== undefined ? target.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
+    const guard = by !== '' ? target.keys.dedupe(owner, job.name, by) : '';
+    const [created, status, found] = await target.#add([
+      id ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
       same, String(job.keepResultS), owner, guard, mode, priority === 'normal' ? '' : priority,
     ], deadline);
     if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
-    return new EnqueuedJob(this, id, created === 1, status, DEDUPED[created] ?? null);
+    return new EnqueuedJob(target, found, created === 1, status, DEDUPED[created] ?? null);
   }
 
   #add(job: string[], deadline: number): Promise<[number, JobStatus, string]> {
@@ -316,7 +355,7 @@ export class Queue {
   /** The job's record, or null for an unknown, malformed or expired id. */
   async getJob(id: string): Promise<JobRecord | null> {
     if (!JOB_ID.test(id)) return null;
-    return parseJobHash(id, await this.#bounded(this.redis.hGetAll(this.keys.job(id))));
+    return parseJobHash(id, await this.#bounded(this.redis.hGetAll(this.partitionOf(id).keys.job(id))));
   }
 
   /**
@@ -325,14 +364,22 @@ export class Queue {
    */
   async abort(id: string, caller: { principal?: string; operator?: boolean } = { operator: true }): Promise<AbortOutcome> {
     if (!JOB_ID.test(id)) return 'not_found';
-    return this.#call<AbortOutcome>(SCRIPTS.abortJob, [this.keys.stream, this.keys.delayed, this.keys.job(id)], [
-      this.keys.group, id, String(this.clock.now()), this.keys.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0',
-      this.keys.base, this.retention,
+    const k = this.partitionOf(id).keys;
+    return this.#call<AbortOutcome>(SCRIPTS.abortJob, [k.stream, k.delayed, k.job(id)], [
+      k.group, id, String(this.clock.now()), k.abortChannel, caller.principal ?? '', caller.operator ? '1' : '0', k.base, this.retention,
     ]);
   }
 
-  /** Re-enqueues up to `limit` dead letters, oldest first, none newer than the letter `upTo`; returns how many. */
+  /**
+   * Re-enqueues up to `limit` dead letters, oldest first, none newer than the letter `upTo`; returns how many.
+   * A partitioned queue replays partition by partition (oldest first within each).
+   */
   async replayDead(limit = 100, upTo = '+'): Promise<number> {
+    if (this.partitions.length > 1) {
+      let replayed = 0;
+      for (const partition of this.partitions) if (replayed < limit) replayed += await partition.replayDead(limit - replayed, upTo);
+      return replayed;
+    }
     return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
       this.keys.jobPrefix, String(this.clock.now()), String(limit), this.keys.base, upTo,
     ]);
@@ -340,6 +387,10 @@ export class Queue {
 
   /** Creates each priority's stream and the consumer group on it if missing (a first start, a Redis that lost its data). */
   async ensureGroup(): Promise<void> {
+    if (this.partitions.length > 1) {
+      await Promise.all(this.partitions.map((partition) => partition.ensureGroup()));
+      return;
+    }
     await Promise.all(PRIORITIES.map(async (priority) => {
       try {
         await this.redis.sendCommand(['XGROUP', 'CREATE', this.keys.streams[priority], this.keys.group, '0', 'MKSTREAM']);
@@ -349,7 +400,9 @@ export class Queue {
     }));
   }
 
+  /** A partitioned queue's stats are its partitions' summed (the oldest wait and the workers: the largest). */
   async stats(): Promise<QueueStats> {
+    if (this.partitions.length > 1) return sumStats(this.name, await Promise.all(this.partitions.map((partition) => partition.stats())));
     const k = this.keys;
     await this.#bounded(this.ensureGroup());
     const [levels, delayed, dead, counters, workers] = await this.#bounded(Promise.all([
@@ -403,6 +456,7 @@ export class Queue {
 
   /** Live workers (those whose heartbeat has not lapsed). */
   async liveWorkers(): Promise<string[]> {
+    if (this.partitions.length > 1) return [...new Set((await Promise.all(this.partitions.map((partition) => partition.liveWorkers()))).flat())];
     return this.#bounded(this.redis.zRangeByScore(this.keys.workers, this.clock.now(), '+inf'));
   }
 

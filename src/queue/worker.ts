@@ -9,6 +9,7 @@ import { Attempt, JobInterrupted } from './attempt.ts';
 import { cronClock, scheduleCron, type CronEntry } from './cron.ts';
 import { backoffDelay } from './job.ts';
 import { DEAD_LETTER_MAX, PRIORITIES } from './keys.ts';
+import { startPartitionedWorker } from './partitions.ts';
 import type { Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
 import { WorkerSlots } from './slots.ts';
@@ -18,7 +19,7 @@ export interface WorkerOptions {
   /** Consumer name in the group; unique per process (WORKER_ID). */
   consumer: string;
   log: Logger;
-  /** Attempts run at once (default 50). */
+  /** Attempts run at once (default 50; on a partitioned queue, shared equally by the partitions). */
   maxJobs?: number;
   /** An entry idle this long is presumed orphaned and re-queued by any worker (default 30 s). */
   leaseMs?: number;
@@ -54,6 +55,8 @@ interface Settlement {
   /** The error's stack for retry and fail ('' none). */
   stack: string;
 }
+
+const DEFAULT_MAX_JOBS = 50;
 
 /** The longest error stack kept with a job. */
 const MAX_STACK_CHARS = 4000;
@@ -131,7 +134,7 @@ class QueueWorker implements Worker {
     this.#redis = options.queue.redis;
     this.consumer = options.consumer;
     this.#log = options.log.child({ component: 'worker', queue: options.queue.name, worker: options.consumer });
-    this.#maxJobs = options.maxJobs ?? 50;
+    this.#maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
     this.#slots = new WorkerSlots(this.#maxJobs);
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#graceMs = options.graceMs ?? 25_000;
@@ -532,5 +535,6 @@ class QueueWorker implements Worker {
 }
 
 export function startWorker(options: WorkerOptions): Worker {
+  if (options.queue.partitions.length > 1) return startPartitionedWorker({ ...options, maxJobs: options.maxJobs ?? DEFAULT_MAX_JOBS }, startWorker);
   return new QueueWorker(options);
 }

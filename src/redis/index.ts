@@ -5,4 +5,5 @@ export { ensureRedis, NoRedisError, type EnsuredRedis, type EnsureOptions } from
 export { guardedScriptFile, guardedSource, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';
 export { redisErrorAnswer, type FailedRequest } from './answer.ts';
 export { type RedisTopology, waitForReplicas } from './topology.ts';
+export { keySlot, CLUSTER_SLOTS } from './slot.ts';
 export { checkEvictionPolicy, RedisEvictionError } from './eviction.ts';

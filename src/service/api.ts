@@ -44,7 +44,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
     : createRedis({ url: redisHost.url, topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api-enqueue' });
   const queue = createQueue({
     redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs,
-    retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis },
+    retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis }, partitions: config.queue.partitions,
   });
   metrics.perCluster.collect(queueCollector(queue));
   const app = service.app({

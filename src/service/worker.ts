@@ -40,7 +40,7 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: consumer });
   const queue = createQueue({
     redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs, commandTimeoutMs: config.redisCommandTimeoutMs,
-    retention: config.queue.retention, replicaAck: config.queue.replicaAck,
+    retention: config.queue.retention, replicaAck: config.queue.replicaAck, partitions: config.queue.partitions,
   });
   const worker = startWorker({
     queue,

@@ -60,8 +60,8 @@ export async function jobEnd(client: TestClient, id: string, headers: Record<str
 }
 
 /** Runs `npm run queue -- ...args` (the CLI entry, directly) and returns its exit code and stdout. */
-export function runCli(url: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/queue/cli.ts', ...args], { cwd: ROOT, env: queueEnv(url), stdio: ['ignore', 'pipe', 'inherit'] });
+export function runCli(url: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/queue/cli.ts', ...args], { cwd: ROOT, env: queueEnv(url, extra), stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout })));
