@@ -85,6 +85,76 @@ describe('matching', () => {
   });
 });
 
+describe('the headers every answer carries', () => {
+  let client: TestClient;
+  before(async () => {
+    const app = createApp({ log: silent, responseValidation: false });
+    app
+      .get('/hello', { response: { 200: Type.Object({ hello: Type.String() }) } }, () => ({ hello: 'world' }))
+      .get('/items/{id}', { params: Type.Object({ id: Type.Integer() }), response: { 200: Type.Object({ id: Type.Integer() }) } }, (ctx) => ({ id: ctx.params.id }))
+      .get('/own', {}, (ctx) => ctx.reply(201, { made: true }, { 'x-own': 'yes', 'content-security-policy': "default-src 'self'" }))
+      .get('/boom', {}, () => {
+        throw new Error('boom');
+      });
+    client = await testClient(app);
+  });
+  after(() => client.close());
+
+  const SECURITY_CSP = "default-src 'none'; frame-ancestors 'none'";
+  function assertCarried(res: { status: number; headers: Headers }, what: string): string {
+    const id = res.headers.get('x-request-id') ?? '';
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-z]+$/, `${what}: request id`);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${what}: nosniff`);
+    return id;
+  }
+
+  test('success, error, 404, 405, HEAD and OPTIONS answers all carry nosniff, a CSP and a fresh request id', async () => {
+    const answers = [
+      ['GET /hello', await client.get('/hello')],
+      ['GET /hello again', await client.get('/hello')],
+      ['GET /items/7', await client.get('/items/7')],
+      ['GET /items/x', await client.get('/items/x')],
+      ['GET /boom', await client.get('/boom')],
+      ['GET /nothing', await client.get('/nothing')],
+      ['DELETE /hello', await client.request('DELETE', '/hello')],
+      ['HEAD /hello', await client.request('HEAD', '/hello')],
+      ['OPTIONS /hello', await client.request('OPTIONS', '/hello')],
+    ] as const;
+    assert.deepEqual(answers.map(([, res]) => res.status), [200, 200, 200, 422, 500, 404, 405, 200, 204]);
+    const ids = answers.map(([what, res]) => {
+      assert.equal(res.headers.get('content-security-policy'), SECURITY_CSP, `${what}: CSP`);
+      return assertCarried(res, what);
+    });
+    assert.equal(new Set(ids).size, ids.length, 'each answer has its own request id');
+  });
+
+  test('the fast path sends its five headers and the body, and a static match is never mixed with a parameter one', async () => {
+    const hello = await client.get('/hello');
+    assert.deepEqual([...hello.headers.keys()].filter((n) => !['date', 'connection', 'keep-alive'].includes(n)).sort(),
+      ['content-length', 'content-security-policy', 'content-type', 'x-content-type-options', 'x-request-id']);
+    assert.equal(hello.text, '{"hello":"world"}');
+    assert.equal(hello.headers.get('content-length'), String(hello.text.length));
+    // A static path is answered from one shared match: a parameter route in between must not leak into it.
+    assert.deepEqual((await client.get('/items/9')).json(), { id: 9 });
+    assert.equal((await client.get('/hello')).text, '{"hello":"world"}');
+  });
+
+  test("a handler's own headers are kept, its own CSP wins, and nosniff and the request id are still added", async () => {
+    const own = await client.get('/own');
+    assert.equal(own.status, 201);
+    assert.equal(own.headers.get('x-own'), 'yes');
+    assert.equal(own.headers.get('content-security-policy'), "default-src 'self'");
+    assertCarried(own, 'GET /own');
+  });
+
+  test('a client request id is echoed on every kind of answer', async () => {
+    for (const [method, path] of [['GET', '/hello'], ['GET', '/nothing'], ['HEAD', '/hello'], ['OPTIONS', '/hello'], ['DELETE', '/hello']]) {
+      const res = await client.request(method, path, { headers: { 'x-request-id': 'trace-42' } });
+      assert.equal(res.headers.get('x-request-id'), 'trace-42', `${method} ${path}`);
+    }
+  });
+});
+
 describe('composition', () => {
   test('routers nest with prefixes, tags and dependencies', async () => {
     const calls: string[] = [];

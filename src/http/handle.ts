@@ -16,9 +16,10 @@ import type { Cors } from './cors.ts';
 import { HeldStream, pump } from './stream.ts';
 
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
-const processTag = randomBytes(4).toString('hex');
+/** This process's tag and a counter: unique enough to find a request in the logs, and one concatenation to make. */
+const requestIdPrefix = randomBytes(4).toString('hex') + '-';
 let requestCounter = 0;
-const nextRequestId = (): string => `${processTag}-${(++requestCounter).toString(36)}`;
+const nextRequestId = (): string => requestIdPrefix + (++requestCounter).toString(36);
 
 /**
  * The client's X-Request-Id, read from the raw header list: `req.headers` builds an object of every header on
@@ -333,7 +334,7 @@ export function createRequestHandler({ app, cors, draining = new AbortController
     else respond(route, ctx, await route.handler(ctx as never));
   }
 
-  function readParams(route: CompiledRoute, values: string[]): unknown {
+  function readParams(route: CompiledRoute, values: readonly string[]): unknown {
     const raw: Record<string, string> = {};
     const names = route.paramNames;
     for (let i = 0; i < values.length; i++) {

@@ -26,12 +26,12 @@ class Node<T> {
 }
 
 export interface Found<T> {
-  table: MethodTable<T>;
+  readonly table: MethodTable<T>;
   /** Raw (still percent-encoded) parameter values in template order. */
-  params: string[];
+  readonly params: readonly string[];
 }
 
-const NO_PARAMS: string[] = [];
+const NO_PARAMS: readonly string[] = Object.freeze([]);
 
 export function parseTemplate(template: string): Segment[] {
   if (!template.startsWith('/')) throw new SkiffStartupError('SKIFF_ROUTE_INVALID', `route path must start with '/': ${template}`);
@@ -51,7 +51,8 @@ export function parseTemplate(template: string): Segment[] {
 
 export class RouteTree<T> {
   private readonly root = new Node<T>();
-  private readonly staticPaths = new Map<string, MethodTable<T>>();
+  /** Fully static paths, each with its one answer to find(): a hit allocates nothing. */
+  private readonly staticPaths = new Map<string, Found<T>>();
 
   /** Adds a route; `label` (e.g. "GET /v1/items/{id}") names it in conflict errors. */
   add(template: string, method: string, value: T, label: string): void {
@@ -86,16 +87,16 @@ export class RouteTree<T> {
     if (methods.includes('GET')) methods.push('HEAD');
     methods.push('OPTIONS');
     table.allow = methods.join(', ');
-    if (segments.every((s) => s.kind === 'static')) this.staticPaths.set(template, table);
+    if (segments.every((s) => s.kind === 'static')) this.staticPaths.set(template, { table, params: NO_PARAMS });
   }
 
   /** `path` has no query string and no trailing slash (except '/'). */
   find(path: string): Found<T> | null {
-    const table = this.staticPaths.get(path);
-    if (table !== undefined) return { table, params: NO_PARAMS };
+    const found = this.staticPaths.get(path);
+    if (found !== undefined) return found;
     const params: string[] = [];
-    const found = walk(this.root, path, 1, params);
-    return found === null ? null : { table: found, params };
+    const table = walk(this.root, path, 1, params);
+    return table === null ? null : { table, params };
   }
 }
 
