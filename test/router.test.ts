@@ -92,7 +92,7 @@ describe('the headers every answer carries', () => {
     app
       .get('/hello', { response: { 200: Type.Object({ hello: Type.String() }) } }, () => ({ hello: 'world' }))
       .get('/items/{id}', { params: Type.Object({ id: Type.Integer() }), response: { 200: Type.Object({ id: Type.Integer() }) } }, (ctx) => ({ id: ctx.params.id }))
-      .get('/own', {}, (ctx) => ctx.reply(201, { made: true }, { 'x-own': 'yes', 'content-security-policy': "default-src 'self'" }))
+      .get('/own', { response: { 201: Type.Object({ made: Type.Boolean() }) } }, (ctx) => ctx.reply(201, { made: true }, { 'x-own': 'yes', 'content-security-policy': "default-src 'self'" }))
       .get('/boom', {}, () => {
         throw new Error('boom');
       });
