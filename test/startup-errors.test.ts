@@ -9,7 +9,8 @@ import { STARTUP_ERRORS } from '../src/errors.ts';
 import { freePort } from '../src/redis/index.ts';
 import { startPrimary } from './support/cluster.ts';
 import { runEntry } from './support/process.ts';
-import { startTestRedis } from './support/redis.ts';
+import { until } from './support/queue.ts';
+import { redisCommand, startTestRedis } from './support/redis.ts';
 
 const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url));
 
@@ -104,4 +105,23 @@ test('npm run serve runs the supervisor itself: it logs its pid and signals, SIG
   assert.ok(primary.lines.some((l) => l.msg === 'stop signal' && l.signal === 'SIGTERM'));
   assert.ok(primary.lines.some((l) => l.msg === 'stopped' && l.code === 0));
   assert.throws(() => process.kill(supervisor, 0), { code: 'ESRCH' });
+});
+
+test('queue workers run the start-up eviction check too: a warning, or with REDIS_REQUIRE_NOEVICTION exit 1 with SKIFF_REDIS_EVICTION', { timeout: 120_000 }, async (t) => {
+  const redis = await startTestRedis();
+  t.after(() => redis.stop());
+  await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
+  const refused = runEntry('src/worker.ts', { REDIS_URL: redis.url, WORKER_CONCURRENCY: '1', REDIS_REQUIRE_NOEVICTION: 'true' });
+  t.after(() => void refused.child.kill('SIGKILL'));
+  assert.equal(await refused.exited, 1, refused.lines.join('\n'));
+  const fatal = refused.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'a worker cannot start and a new one would fail the same way; stopping');
+  assert.equal(fatal.length, 1, refused.lines.join('\n'));
+  assert.match(String(fatal[0]!.reason), /^SKIFF_REDIS_EVICTION: Redis maxmemory-policy is allkeys-lru/);
+
+  const warned = runEntry('src/worker.ts', { REDIS_URL: redis.url, WORKER_CONCURRENCY: '1' });
+  t.after(() => void warned.child.kill('SIGKILL'));
+  await until(() => warned.lines.some((l) => l.includes('"msg":"all workers ready"')), 90_000, 'the worker ready');
+  assert.ok(warned.lines.some((l) => l.includes('maxmemory-policy is allkeys-lru')), warned.lines.join('\n'));
+  warned.child.kill('SIGTERM');
+  assert.equal(await warned.exited, 0);
 });

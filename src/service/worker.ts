@@ -4,7 +4,7 @@ import { joinSupervisor } from '../cluster/index.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createQueue, startWorker, type CronEntry, type JobDefinition, type Worker } from '../queue/index.ts';
-import { closeRedis, createRedis, type Redis } from '../redis/index.ts';
+import { checkEvictionPolicy, closeRedis, createRedis, type Redis } from '../redis/index.ts';
 
 export interface WorkerProcessOptions {
   /** The job definitions this worker runs. */
@@ -77,7 +77,18 @@ export function runWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
   // worker that failed to start, which the supervisor would kill and replace every boot timeout.
   const waiting = () => link.waiting('redis unreachable');
   started.redis.once('error', waiting);
-  started.ready.then(() => {
+  // The API's start-up check, here too: a worker's writes are queue data as much as an enqueue. Refused, it stops
+  // as on SIGTERM (what it may have taken meanwhile goes back to the queue), then exits 1 with the reason.
+  const evictionChecked = checkEvictionPolicy(started.redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }).then(
+    () => true,
+    async (err: unknown) => {
+      await started.stop();
+      link.fatal(err instanceof Error ? err.message : String(err));
+      return false;
+    },
+  );
+  Promise.all([started.ready, evictionChecked]).then(([, passed]) => {
+    if (!passed) return;
     reading = true;
     started.redis.off('error', waiting);
     link.ready();
