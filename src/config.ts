@@ -1,11 +1,12 @@
 // The process's whole configuration, read from the environment once and checked by a TypeBox schema.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { Type, type Static } from '@sinclair/typebox';
 import { HttpError, SkiffStartupError } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import { trustedProxies } from './ratelimit/index.ts';
-import type { RedisTopology } from './redis/index.ts';
+import type { RedisAccess, RedisTopology } from './redis/index.ts';
 import { compileStringInput } from './schema/index.ts';
 
 // A misspelt NODE_ENV ("prod") would silently keep development behaviour in production: only these are accepted.
@@ -30,9 +31,10 @@ export const EnvSchema = Type.Object({
   REDIS_SENTINELS: List('Comma-separated `host:port` of Redis Sentinels: use the master they name (REDIS_SENTINEL_MASTER) instead of REDIS_URL.'),
   REDIS_SENTINEL_MASTER: Type.String({ default: 'mymaster', description: 'The master name the Sentinels watch.' }),
   REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ description: 'Password of the Sentinels themselves, when they require one.' })),
-  REDIS_USERNAME: Type.Optional(Type.String({ description: 'ACL user for cluster and Sentinel-watched nodes (REDIS_URL carries its own).' })),
-  REDIS_PASSWORD: Type.Optional(Type.String({ description: 'Password for cluster and Sentinel-watched nodes (REDIS_URL carries its own).' })),
+  REDIS_USERNAME: Type.Optional(Type.String({ description: 'ACL user for Redis: cluster and Sentinel-watched nodes, and REDIS_URL when it names none.' })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ description: 'Password for Redis: cluster and Sentinel-watched nodes, and REDIS_URL when it carries none.' })),
   REDIS_TLS: Type.Boolean({ default: false, description: 'TLS to cluster and Sentinel nodes (REDIS_URL: use `rediss://`).' }),
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the Redis servers\' certificates (TLS: `rediss://`, REDIS_TLS); default: Node\'s trusted roots.' })),
   REDIS_REQUIRE_NOEVICTION: Type.Boolean({ default: false, description: 'Refuse to start unless every Redis master has maxmemory-policy noeviction (else a warning).' }),
   API_KEYS: List('Comma-separated API keys accepted in `X-API-Key` by write routes.'),
   CORS_ORIGINS: List('Comma-separated origins allowed by CORS (`*` for any); empty: CORS off.'),
@@ -114,6 +116,8 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** A Redis Cluster or Sentinel-watched master in place of redisUrl; undefined for a single Redis. */
   redisTopology: RedisTopology | undefined;
+  /** REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS_CA_FILE's PEM: for redisUrl (its own user and password win) and the topology. */
+  redisAccess: RedisAccess;
   /** Refuse to start when a master may evict keys (queue data would vanish), instead of warning. */
   redisRequireNoEviction: boolean;
   apiKeys: string[];
@@ -198,6 +202,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     }
     throw err;
   }
+  const access = redisAccess(env);
   const proxies = list(env.TRUSTED_PROXIES);
   try {
     trustedProxies(proxies);
@@ -213,7 +218,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
-    redisTopology: redisTopology(env),
+    redisTopology: redisTopology(env, access),
+    redisAccess: access,
     redisRequireNoEviction: env.REDIS_REQUIRE_NOEVICTION,
     apiKeys: list(env.API_KEYS),
     cors: { origins: list(env.CORS_ORIGINS), methods: list(env.CORS_METHODS), headers: list(env.CORS_HEADERS) },
@@ -272,14 +278,27 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-function redisTopology(env: Env): RedisTopology | undefined {
+function redisAccess(env: Env): RedisAccess {
+  let ca: string | undefined;
+  if (env.REDIS_TLS_CA_FILE !== undefined) {
+    try {
+      ca = readFileSync(env.REDIS_TLS_CA_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`REDIS_TLS_CA_FILE: cannot read ${env.REDIS_TLS_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`REDIS_TLS_CA_FILE: ${env.REDIS_TLS_CA_FILE} holds no PEM certificate`);
+  }
+  return { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, ca };
+}
+
+function redisTopology(env: Env, access: RedisAccess): RedisTopology | undefined {
   const nodes = list(env.REDIS_CLUSTER_NODES);
   const sentinels = list(env.REDIS_SENTINELS);
   if (nodes.length > 0 && sentinels.length > 0) throw new ConfigError('REDIS_CLUSTER_NODES: set it or REDIS_SENTINELS, not both');
   for (const node of [...nodes, ...sentinels]) {
     if (!/^(\[[0-9A-Fa-f:.]+\]|[^\s:,]+):\d{1,5}$/.test(node)) throw new ConfigError(`REDIS_CLUSTER_NODES / REDIS_SENTINELS: "${node}" is not host:port`);
   }
-  const credentials = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, tls: env.REDIS_TLS };
+  const credentials = { ...access, tls: env.REDIS_TLS };
   if (nodes.length > 0) return { kind: 'cluster', nodes, ...credentials };
   if (sentinels.length > 0) return { kind: 'sentinel', sentinels, master: env.REDIS_SENTINEL_MASTER, sentinelPassword: env.REDIS_SENTINEL_PASSWORD, ...credentials };
   return undefined;

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
 import { until } from './support/queue.ts';
-import { SENTINEL_MASTER, startTestSentinels, type TestSentinels } from './support/redis-sentinel.ts';
+import { SENTINEL_MASTER, startTestSentinels, writesResume, type TestSentinels } from './support/redis-sentinel.ts';
 
 let sentinels: TestSentinels;
 let redis: Redis;
@@ -34,14 +34,7 @@ test('commands and scripts reach the master the Sentinels name; after it is kill
   assert.equal(await redis.wait(1, 2000), 1, 'the replica has what was written');
 
   await sentinels.killMaster();
-  await until(async () => {
-    try {
-      await redis.set('after', 'written');
-      return true;
-    } catch {
-      return false;
-    }
-  }, 30_000, 'writes after the failover');
+  await writesResume(redis, 'after');
   assert.equal(await sentinels.currentMaster(), sentinels.replicaPort, 'the replica was promoted');
   assert.equal(await redis.get('before'), 'written', 'what was acknowledged by the replica survived');
   assert.equal(await redis.get('after'), 'written');

@@ -10,7 +10,7 @@ import { parseNode, routingKey } from '../src/redis/topology.ts';
 test('REDIS_CLUSTER_NODES and REDIS_SENTINELS choose a topology, with credentials and TLS for its nodes', () => {
   assert.equal(loadConfig({}).redisTopology, undefined);
   assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' }).redisTopology,
-    { kind: 'cluster', nodes: ['a:7000', 'b:7001'], username: undefined, password: 'pw', tls: true });
+    { kind: 'cluster', nodes: ['a:7000', 'b:7001'], username: undefined, password: 'pw', ca: undefined, tls: true });
   const sentinel = loadConfig({ REDIS_SENTINELS: '[::1]:26379,s2:26379', REDIS_SENTINEL_MASTER: 'main' }).redisTopology;
   assert.deepEqual(sentinel && sentinel.kind === 'sentinel' && [sentinel.sentinels, sentinel.master, sentinel.tls], [['[::1]:26379', 's2:26379'], 'main', false]);
   assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2' }), ConfigError);

@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const config = loadConfigOrExit();
   const log = createLogger('warn', { service: 'skiff-queue-cli' });
-  const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'queue-cli' });
+  const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', topology: config.redisTopology, access: config.redisAccess, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'queue-cli' });
   const queue = createQueue({ redis, prefix: config.redisPrefix, name: config.queue.name, jobs: [], commandTimeoutMs: config.redisCommandTimeoutMs, retention: config.queue.retention, partitions: config.queue.partitions });
   const out = (line: string) => process.stdout.write(line + '\n');
   try {

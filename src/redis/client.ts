@@ -6,7 +6,7 @@ import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import { settleWithin } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import { outageLog } from './outage.ts';
-import { describeTopology, topologyClient, type RedisTopology } from './topology.ts';
+import { credentials, describeTopology, tlsSocket, topologyClient, type RedisAccess, type RedisTopology } from './topology.ts';
 
 export type Redis = RedisClientType;
 
@@ -15,6 +15,8 @@ export interface RedisOptions {
   url: string;
   /** A Redis Cluster or a Sentinel-watched master instead of `url`. */
   topology?: RedisTopology;
+  /** For `url`: a user and password when the URL carries none, and the CA a `rediss://` server's certificate is checked against. */
+  access?: RedisAccess;
   /** Bounds connecting; request paths bound each call with withTimeout(…, this) and degrade (503 or a miss). */
   commandTimeoutMs: number;
   log: Logger;
@@ -46,9 +48,13 @@ export function createRedis(options: RedisOptions): Redis {
   // once here anyway, with no offline queue) and costs a timer and a signal per command; callers bound what
   // they wait for with withTimeout.
   const commandOptions = { timeout: 0 };
-  const client = options.topology === undefined
-    ? createClient({ url: options.url, ...connection, commandOptions }) as unknown as Redis
-    : topologyClient(options.topology, connection, commandOptions);
+  const access = options.access ?? {};
+  // TLS follows the URL's scheme (node-redis refuses a socket that says otherwise); the URL's user and password win.
+  const single = () => createClient({
+    url: options.url, ...connection, ...credentials(access), commandOptions,
+    socket: { ...connection.socket, ...tlsSocket(options.url.startsWith('rediss:'), access.ca) },
+  }) as unknown as Redis;
+  const client = options.topology === undefined ? single() : topologyClient(options.topology, connection, commandOptions);
   const outage = outageLog(log, options.topology === undefined ? options.url : describeTopology(options.topology));
   client.on('error', (err: unknown) => outage.down(err));
   client.on('ready', () => outage.up());

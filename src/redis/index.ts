@@ -4,6 +4,6 @@ export { luaScript, luaScriptFile, BINARY_REPLIES, type LuaScript } from './scri
 export { ensureRedis, NoRedisError, type EnsuredRedis, type EnsureOptions } from './ensure.ts';
 export { guardedScriptFile, guardedSource, GUARD_GRACE_MS, type GuardedScript } from './guard.ts';
 export { redisErrorAnswer, type FailedRequest } from './answer.ts';
-export { type RedisTopology, waitForReplicas } from './topology.ts';
+export { type RedisTopology, type RedisAccess, waitForReplicas } from './topology.ts';
 export { keySlot, CLUSTER_SLOTS } from './slot.ts';
 export { checkEvictionPolicy, RedisEvictionError } from './eviction.ts';

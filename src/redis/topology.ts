@@ -6,9 +6,15 @@
 import { createCluster, createSentinel } from 'redis';
 import type { Redis } from './client.ts';
 
-interface Credentials {
+/** Credentials and TLS trust for every Redis connection; a REDIS_URL's own user and password win over these. */
+export interface RedisAccess {
   username?: string;
   password?: string;
+  /** PEM of the CA(s) that signed the servers' certificates (REDIS_TLS_CA_FILE); default Node's trusted roots. */
+  ca?: string;
+}
+
+interface Credentials extends RedisAccess {
   tls: boolean;
 }
 
@@ -60,8 +66,14 @@ export function routingKey(args: readonly (string | Buffer)[]): string | Buffer 
   }
 }
 
-function credentials(topology: Credentials): { username?: string; password?: string } {
-  return { ...(topology.username === undefined ? {} : { username: topology.username }), ...(topology.password === undefined ? {} : { password: topology.password }) };
+export function credentials(access: RedisAccess): { username?: string; password?: string } {
+  return { ...(access.username === undefined ? {} : { username: access.username }), ...(access.password === undefined ? {} : { password: access.password }) };
+}
+
+/** The socket options of a TLS connection (none without TLS): Node's roots, or the configured CA. */
+export function tlsSocket(tls: boolean, ca: string | undefined): { tls?: true; ca?: string } {
+  if (!tls) return {};
+  return ca === undefined ? { tls: true } : { tls: true, ca };
 }
 
 type Routed = (key: string | Buffer | undefined, args: (string | Buffer)[], options?: unknown) => Promise<unknown>;
@@ -99,10 +111,11 @@ const clusterSafe = (overrides: object | undefined): object | undefined => {
 };
 
 export function topologyClient(topology: RedisTopology, connection: NodeConnection, commandOptions: { timeout: number }): Redis {
-  const node = { ...connection, ...credentials(topology), socket: { ...connection.socket, ...(topology.tls ? { tls: true as const } : {}) } };
+  const tls = tlsSocket(topology.tls, topology.ca);
+  const node = { ...connection, ...credentials(topology), socket: { ...connection.socket, ...tls } };
   if (topology.kind === 'cluster') {
     const cluster = createCluster({
-      rootNodes: topology.nodes.map((n) => ({ socket: { ...parseNode(n), ...(topology.tls ? { tls: true as const } : {}) } })),
+      rootNodes: topology.nodes.map((n) => ({ socket: { ...parseNode(n), ...tls } })),
       defaults: node,
       commandOptions,
     }) as unknown as Redis;
@@ -115,7 +128,7 @@ export function topologyClient(topology: RedisTopology, connection: NodeConnecti
     nodeClientOptions: node,
     sentinelClientOptions: {
       ...(topology.sentinelPassword === undefined ? {} : { password: topology.sentinelPassword }),
-      socket: { connectTimeout: connection.socket.connectTimeout, ...(topology.tls ? { tls: true as const } : {}) },
+      socket: { connectTimeout: connection.socket.connectTimeout, ...tls },
     },
     commandOptions,
   }) as unknown as Redis;

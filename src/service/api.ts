@@ -23,14 +23,14 @@ export interface RunningApi {
 /** Starts one API process of `service`; `link` is its supervisor (or a stand-in). */
 export async function startApi(service: Service, config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
   const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log, { topology: config.redisTopology });
-  const redis = createRedis({ url: redisHost.url, topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
+  const redis = createRedis({ url: redisHost.url, topology: config.redisTopology, access: config.redisAccess, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
   await checkEvictionPolicy(redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }).catch(async (err: unknown) => {
     await closeRedis(redis);
     await redisHost.stop();
     throw err;
   });
   const cacheRedis = config.cache.redisUrl === undefined ? redis
-    : createRedis({ url: config.cache.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
+    : createRedis({ url: config.cache.redisUrl, access: { ca: config.redisAccess.ca }, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;
   const metrics = createServerMetrics(() => link.gather());
   const cache = cacheFromConfig(config, cacheRedis, log);
@@ -41,7 +41,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   metrics.perProcess.collect(overloadCollector(overload));
   // WAIT holds its connection until the replicas answer: enqueues that wait for them get a connection of their own.
   const enqueueRedis = config.queue.replicaAck === undefined ? redis
-    : createRedis({ url: redisHost.url, topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api-enqueue' });
+    : createRedis({ url: redisHost.url, topology: config.redisTopology, access: config.redisAccess, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api-enqueue' });
   const queue = createQueue({
     redis, prefix: config.redisPrefix, name: config.queue.name, jobs: serviceJobs(service, config), commandTimeoutMs: config.redisCommandTimeoutMs,
     retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis }, partitions: config.queue.partitions,

@@ -37,7 +37,7 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
   const { workerId } = config.queue;
   const consumer = workerId === undefined ? `${hostname()}-${process.pid}` : options.consumerSuffix ? `${workerId}-${options.consumerSuffix}` : workerId;
-  const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', topology: config.redisTopology, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: consumer });
+  const redis = createRedis({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', topology: config.redisTopology, access: config.redisAccess, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: consumer });
   const queue = createQueue({
     redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs, commandTimeoutMs: config.redisCommandTimeoutMs,
     retention: config.queue.retention, replicaAck: config.queue.replicaAck, partitions: config.queue.partitions,
