@@ -248,14 +248,27 @@ async function untilReady(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Starts Redis, the API supervisor and (unless workerConcurrency is 0) the queue worker supervisor. */
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const redis = await startRedis();
+/** The supervisors of a running service, without its Redis. */
+export interface Service {
+  readonly url: string;
+  readonly api: Supervisor;
+  readonly workers: Supervisor | null;
+  readonly boundMs: number;
+  readonly leaseMs: number;
+  /** Kills every process of the service. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the API supervisor and (unless workerConcurrency is 0) the queue worker supervisor on the Redis that
+ * `redisEnv` names (REDIS_URL, or a cluster's or Sentinels' settings), and waits until both are ready.
+ */
+export async function startService(redisEnv: Record<string, string>, options: StackOptions = {}): Promise<Service> {
   const port = await freePort();
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
-    REDIS_URL: redis.url,
+    ...redisEnv,
     HOST: '127.0.0.1',
     PORT: String(port),
     // Metrics have their own listener (default 9464): any free port, so parallel runs do not contend for it.
@@ -277,6 +290,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const config = loadConfig(env);
   const started: Supervisor[] = [];
+  const stop = () => Promise.all(started.map((s) => s.kill())).then(() => {});
   try {
     const api = startSupervisor('src/server.ts', env);
     started.push(api);
@@ -287,22 +301,39 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await Promise.all(started.map(ready));
     const url = `http://127.0.0.1:${port}`;
     await untilReady(url, 30_000);
+    // What the processes read from the same environment: the figures are judged against these.
+    return { url, api, workers, boundMs: config.redisCommandTimeoutMs, leaseMs: config.queue.leaseMs, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Starts Redis, the API supervisor and (unless workerConcurrency is 0) the queue worker supervisor. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const redis = await startRedis();
+  try {
+    const service = await startService({ REDIS_URL: redis.url }, options);
     return {
-      url,
+      ...service,
       redis,
-      api,
-      workers,
-      // What the processes read from the same environment: the figures are judged against these.
-      boundMs: config.redisCommandTimeoutMs,
-      leaseMs: config.queue.leaseMs,
       async stop() {
-        await Promise.all(started.map((s) => s.kill()));
+        await service.stop();
         await redis.stop();
       },
     };
   } catch (err) {
-    await Promise.all(started.map((s) => s.kill()));
     await redis.stop();
     throw err;
   }
+}
+
+/**
+ * Registers servers the driver started elsewhere (a test topology) for the clean-up on failure, Ctrl-C and exit;
+ * the returned function unregisters them once they are stopped.
+ */
+export function trackForCleanUp(hardKill: () => void): () => void {
+  const handle: Started = { hardKill, gone: Promise.resolve() };
+  live.add(handle);
+  return () => void live.delete(handle);
 }

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startRedisServer } from '../../src/redis/index.ts';
+import { freePort, startRedisServer, type RedisServerOptions } from '../../src/redis/index.ts';
 import { redisCommand as call, startServerGroup } from './redis.ts';
 
 const run = promisify(execFile);
@@ -13,7 +13,13 @@ export interface TestCluster {
   readonly nodes: string;
   /** Runs one command on every master (e.g. FLUSHALL, SCRIPT FLUSH) and returns the replies. */
   onMasters(command: string[]): Promise<unknown[]>;
+  /** SIGKILL of the master that owns `key`'s slot; resolves with its port. */
+  killSlotMaster(key: string): Promise<number>;
+  /** Starts the nodes killed by killSlotMaster again, with their cluster config: they rejoin as replicas. */
+  restartKilled(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGKILL of every node, synchronously (an exit handler's clean-up). */
+  hardKill(): void;
 }
 
 async function clusterOk(ports: readonly number[]): Promise<boolean> {
@@ -26,16 +32,19 @@ async function clusterOk(ports: readonly number[]): Promise<boolean> {
 
 export function startTestCluster(options: { nodeTimeoutMs?: number } = {}): Promise<TestCluster> {
   return startServerGroup('cluster', async (dir, servers) => {
+    const nodeOptions: RedisServerOptions[] = [];
     for (let i = 0; i < 6; i++) {
       const nodeDir = join(dir, String(i));
-      servers.push(await startRedisServer({
+      nodeOptions.push({
         dir: nodeDir,
         appendonly: false,
         // The bus port is set explicitly: the default (port + 10000) may be taken or above 65535.
         extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(nodeDir, 'nodes.conf'),
           '--cluster-port', String(await freePort()), '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000)],
-      }));
+      });
+      servers.push(await startRedisServer(nodeOptions[i]!));
     }
+    const killed: number[] = [];
     const ports = servers.map((s) => s.port);
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     const deadline = Date.now() + 30_000;
@@ -52,6 +61,21 @@ export function startTestCluster(options: { nodeTimeoutMs?: number } = {}): Prom
       nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
       async onMasters(command: string[]) {
         return Promise.all((await masters()).map((port) => call(port, command)));
+      },
+      async killSlotMaster(key: string) {
+        const [port] = await masters();
+        const slot = Number(await call(port!, ['CLUSTER', 'KEYSLOT', key]));
+        // CLUSTER SLOTS: [start, end, [master ip, port, id], replicas...] per range.
+        const ranges = (await call(port!, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
+        const owner = ranges.find(([start, end]) => slot >= start && slot <= end)![2][1];
+        const server = servers.find((s) => s.port === Number(owner))!;
+        server.process.kill('SIGKILL');
+        await server.stop();
+        killed.push(servers.indexOf(server));
+        return server.port;
+      },
+      async restartKilled() {
+        for (const i of killed.splice(0)) servers.push(await startRedisServer({ ...nodeOptions[i]!, port: ports[i] }));
       },
     };
   });

@@ -19,9 +19,13 @@ export interface TestSentinels {
   resumeReplica(): void;
   /** SIGKILL of the master. */
   killMaster(): Promise<void>;
+  /** Starts the killed master again on its port, empty: the Sentinels make it a replica of the promoted one. */
+  restartKilledMaster(): Promise<void>;
   /** The port of the master the Sentinels currently name. */
   currentMaster(): Promise<number>;
   stop(): Promise<void>;
+  /** SIGKILL of every server and Sentinel, synchronously (an exit handler's clean-up). */
+  hardKill(): void;
 }
 
 async function replicaKnown(replicaPort: number, sentinelPorts: number[]): Promise<boolean> {
@@ -54,7 +58,8 @@ export function startTestSentinels(options: SentinelOptions = {}): Promise<TestS
       return { port, args: [...tls.serverArgs(port), '--tls-replication', 'yes'] };
     };
     const masterTls = await reach();
-    const master = await startRedisServer({ dir: join(dir, 'master'), appendonly: false, extraArgs: masterTls.args });
+    const masterOptions = { dir: join(dir, 'master'), appendonly: false, extraArgs: masterTls.args };
+    const master = await startRedisServer(masterOptions);
     servers.push(master);
     const masterPort = masterTls.port ?? master.port;
     const replicaTls = await reach();
@@ -95,6 +100,9 @@ export function startTestSentinels(options: SentinelOptions = {}): Promise<TestS
       pauseReplica: () => void replica.process.kill('SIGSTOP'),
       resumeReplica: () => void replica.process.kill('SIGCONT'),
       currentMaster: async () => Number(((await call(sentinelPorts[0]!, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER])) as string[])[1]),
+      async restartKilledMaster() {
+        servers.push(await startRedisServer({ ...masterOptions, port: master.port }));
+      },
       async killMaster() {
         master.process.kill('SIGKILL');
         await master.stop();

@@ -34,17 +34,24 @@ export async function redisCommand(port: number, command: string[]): Promise<unk
 
 /**
  * Starts a group of servers in one temp dir: `start` adds each to `servers` as it starts; the group's stop (also
- * run when starting fails) stops them all and removes the dir.
+ * run when starting fails) stops them all and removes the dir; its hardKill SIGKILLs them at once.
  */
-export async function startServerGroup<T extends object>(name: string, start: (dir: string, servers: RedisServer[]) => Promise<T>): Promise<T & { stop(): Promise<void> }> {
+export async function startServerGroup<T extends object>(name: string, start: (dir: string, servers: RedisServer[]) => Promise<T>): Promise<T & { stop(): Promise<void>; hardKill(): void }> {
   const dir = mkdtempSync(join(tmpdir(), `skiff-test-${name}-`));
   const servers: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
+  // Synchronous, for an exit handler: the servers die, the dir stays.
+  const hardKill = () => {
+    for (const s of servers) {
+      s.process.kill('SIGCONT');
+      s.process.kill('SIGKILL');
+    }
+  };
   try {
-    return { ...(await start(dir, servers)), stop };
+    return { ...(await start(dir, servers)), stop, hardKill };
   } catch (err) {
     await stop();
     throw err;
