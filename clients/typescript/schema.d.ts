@@ -1777,7 +1777,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The queue is unavailable and the export was not enqueued; retry shortly. */
+            /** @description The queue did not answer in time and the export was not enqueued (`applied: false`); or, with QUEUE_WAIT_REPLICAS, too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): it may exist, and a retry with the same Idempotency-Key is safe. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -184,7 +184,11 @@ export function exportsRouter(services: AppServices, queue: Queue, limits: AppLi
         schema: ProblemSchema,
         headers: { 'retry-after': { description: 'Seconds.', schema: Type.Integer({ minimum: 1 }) } },
       },
-      503: { description: 'The queue is unavailable and the export was not enqueued; retry shortly.', schema: ProblemSchema },
+      503: {
+        description: 'The queue did not answer in time and the export was not enqueued (`applied: false`); or, with QUEUE_WAIT_REPLICAS, '
+          + 'too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): it may exist, and a retry with the same Idempotency-Key is safe.',
+        schema: ProblemSchema,
+      },
     },
   }, async (ctx) => {
     // The operation id of an Idempotency-Key names the reservation and the job: a retry that runs again (after a
