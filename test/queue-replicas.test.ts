@@ -1,4 +1,4 @@
-// QUEUE_WAIT_REPLICAS on a live master + replica (+ 3 Sentinels): an enqueue answers only once the replica has the
+// QUEUE_WAIT_REPLICAS on a live master + replica (+ 3 Sentinels), and on a cluster: an enqueue answers only once the replica has the
 // job; with the replica stopped (SIGSTOP) WAIT times out, and the enqueue answers 503 OUTCOME_UNKNOWN while the
 // job sits on the master; a retry under the same Idempotency-Key then returns that job. Settling waits the same way.
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { startApi } from '../src/service/index.ts';
 import { standaloneLink } from './support/live-api.ts';
 import { until } from './support/queue.ts';
 import { echo, TEST_JOBS } from './support/queue-jobs.ts';
+import { startTestCluster } from './support/redis-cluster.ts';
 import { SENTINEL_MASTER, startTestSentinels, type TestSentinels } from './support/redis-sentinel.ts';
 
 let sentinels: TestSentinels;
@@ -128,4 +129,26 @@ test('a worker with replicaAck settles, then waits for the replica; a stopped on
     sentinels.resumeReplica();
     await worker.stop();
   }
+});
+
+test('on a cluster the WAIT goes to the node that owns the queue\'s slot: with its replica stopped the enqueue answers 503 OUTCOME_UNKNOWN, while the other masters\' replicas run', { timeout: 120_000 }, async (t) => {
+  const cluster = await startTestCluster();
+  t.after(() => cluster.stop());
+  const redis = createRedis({ url: '', topology: loadConfig({ REDIS_CLUSTER_NODES: cluster.nodes }).redisTopology, commandTimeoutMs: 2000, log, name: 'cluster' });
+  clients.push(redis);
+  await until(() => redis.isReady, 20_000, 'the cluster client ready');
+  // Queue "acked" hashes to slot 740; a WAIT routed like a keyed command ("1": slot 9842) would reach another
+  // master, whose replica answers at once.
+  const queue = createQueue({ redis, prefix: 'rc:', name: 'acked', jobs: TEST_JOBS, replicaAck: { replicas: 1, timeoutMs: 300 } });
+  const acknowledged = () => queue.enqueue(echo, { value: 'replicated' }).then(() => true, () => false);
+  // A fresh cluster's replicas may still be syncing.
+  await until(acknowledged, 30_000, 'enqueues acknowledged');
+  const resume = await cluster.pauseSlotReplicas(queue.keys.stream);
+  try {
+    const refused = await queue.enqueue(echo, { value: 'unacked' }).then(() => null, (err: unknown) => err);
+    assert.ok(refused instanceof HttpError && refused.code === 'OUTCOME_UNKNOWN', String(refused));
+  } finally {
+    resume();
+  }
+  await until(acknowledged, 30_000, 'enqueues acknowledged again');
 });

@@ -17,6 +17,8 @@ export interface TestCluster {
   killSlotMaster(key: string): Promise<number>;
   /** Starts the nodes killed by killSlotMaster again, with their cluster config: they rejoin as replicas. */
   restartKilled(): Promise<void>;
+  /** SIGSTOP of the replicas of the master that owns `key`'s slot; resolves with what resumes them (SIGCONT). */
+  pauseSlotReplicas(key: string): Promise<() => void>;
   stop(): Promise<void>;
   /** SIGKILL of every node, synchronously (an exit handler's clean-up). */
   hardKill(): void;
@@ -45,6 +47,20 @@ export function startTestCluster(options: { nodeTimeoutMs?: number } = {}): Prom
       servers.push(await startRedisServer(nodeOptions[i]!));
     }
     const killed: number[] = [];
+    /** The ports of the master owning `key`'s slot, then of its replicas (from ROLE: CLUSTER SLOTS lags behind). */
+    const slotNodes = async (key: string): Promise<number[]> => {
+      const [port] = await masters();
+      const slot = Number(await call(port!, ['CLUSTER', 'KEYSLOT', key]));
+      // CLUSTER SLOTS: [start, end, [ip, port, id] of the master, then of each replica] per range.
+      const ranges = (await call(port!, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
+      const owner = Number(ranges.find(([start, end]) => slot >= start && slot <= end)![2][1]);
+      const replicas: number[] = [];
+      for (const p of ports) {
+        const role = (await call(p, ['ROLE'])) as unknown[];
+        if (String(role[0]) === 'slave' && Number(role[2]) === owner) replicas.push(p);
+      }
+      return [owner, ...replicas];
+    };
     const ports = servers.map((s) => s.port);
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     const deadline = Date.now() + 30_000;
@@ -63,16 +79,20 @@ export function startTestCluster(options: { nodeTimeoutMs?: number } = {}): Prom
         return Promise.all((await masters()).map((port) => call(port, command)));
       },
       async killSlotMaster(key: string) {
-        const [port] = await masters();
-        const slot = Number(await call(port!, ['CLUSTER', 'KEYSLOT', key]));
-        // CLUSTER SLOTS: [start, end, [master ip, port, id], replicas...] per range.
-        const ranges = (await call(port!, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
-        const owner = ranges.find(([start, end]) => slot >= start && slot <= end)![2][1];
-        const server = servers.find((s) => s.port === Number(owner))!;
+        const [owner] = await slotNodes(key);
+        const server = servers.find((s) => s.port === owner)!;
         server.process.kill('SIGKILL');
         await server.stop();
         killed.push(servers.indexOf(server));
         return server.port;
+      },
+      async pauseSlotReplicas(key: string) {
+        const [, ...replicas] = await slotNodes(key);
+        if (replicas.length === 0) throw new Error(`no replica serves the slot of ${key}`);
+        // Resumed by process, not looked up again: a stopped node never answers the lookup.
+        const paused = replicas.map((port) => servers.find((s) => s.port === port)!.process);
+        for (const p of paused) p.kill('SIGSTOP');
+        return () => void paused.forEach((p) => p.kill('SIGCONT'));
       },
       async restartKilled() {
         for (const i of killed.splice(0)) servers.push(await startRedisServer({ ...nodeOptions[i]!, port: ports[i] }));
