@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { after, before, beforeEach, test } from 'node:test';
-import { cacheFromConfig, createCache, LocalTier, openLocalTier, redisCacheStore, type Cache } from '../src/cache/index.ts';
+import { cacheCollector, cacheFromConfig, createCache, LocalTier, openLocalTier, redisCacheStore, type Cache } from '../src/cache/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { encodeEntry } from '../src/cache/entry.ts';
 import { createLogger } from '../src/log.ts';
@@ -204,14 +204,25 @@ test('memory is bounded by bytes: the least recently used entries go first; an e
   }
 });
 
+/** The local tier's gauges and suspension counter as /metrics shows them. */
+const tierMetrics = async (): Promise<Record<string, number>> => Object.fromEntries((await cacheCollector(cache)())
+  .filter((f) => f.name.startsWith('skiff_cache_local_tier_') || f.name === 'skiff_cache_local_suspensions_total')
+  .map((f) => [f.name, f.samples[0].value]));
+
 test('Redis killed: the tier empties and is bypassed (no answer it cannot know is fresh), then serves again', async () => {
   await warm('/things/a');
   assert.equal(tier.size, 1);
+  const before = await tierMetrics();
+  assert.deepEqual([before.skiff_cache_local_tier_serving, before.skiff_cache_local_tier_entries], [1, 1]);
+  assert.ok(before.skiff_cache_local_tier_bytes > 0);
   await server.kill();
   await until(() => !tier.serving, 'suspended');
   assert.equal(tier.size, 0);
-  const during = await client.get('/things/a');
-  assert.equal(x(during), 'BYPASS');
+  const during = await tierMetrics();
+  assert.deepEqual([during.skiff_cache_local_tier_serving, during.skiff_cache_local_tier_entries, during.skiff_cache_local_tier_bytes], [0, 0, 0]);
+  assert.equal(during.skiff_cache_local_suspensions_total, before.skiff_cache_local_suspensions_total + 1);
+  const answer = await client.get('/things/a');
+  assert.equal(x(answer), 'BYPASS');
   assert.equal(t.calls.things, 2, 'the handler answered, not the held entry');
   await server.restart();
   await until(() => tier.serving, 'serving again');

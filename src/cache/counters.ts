@@ -24,11 +24,13 @@ export interface CacheCounters {
   storeErrors: number;
   /** Times the circuit opened. */
   circuitOpened: number;
+  /** Times the local tier suspended itself (the tier counts them). */
+  localSuspensions: number;
 }
 
 export function zeroCounters(): CacheCounters {
   return {
     hits: 0, localHits: 0, misses: 0, stale: 0, staleIfError: 0, bypasses: 0, notModified: 0, stores: 0, storesSkipped: 0,
-    coalesced: 0, refreshes: 0, invalidations: 0, storeErrors: 0, circuitOpened: 0,
+    coalesced: 0, refreshes: 0, invalidations: 0, storeErrors: 0, circuitOpened: 0, localSuspensions: 0,
   };
 }

@@ -13,7 +13,7 @@ import { memoryCacheStore } from './memory-store.ts';
 import { openLocalTier } from './local-tier.ts';
 import { redisCacheStore } from './redis-store.ts';
 import { FAILED, type CacheRuntime } from './runtime.ts';
-import type { CacheStore, InvalidateSpec } from './store.ts';
+import type { CacheStore, InvalidateSpec, LocalTierState } from './store.ts';
 
 export { memoryCacheStore, type MemoryStoreOptions } from './memory-store.ts';
 export { redisCacheStore } from './redis-store.ts';
@@ -21,7 +21,7 @@ export { LocalTier, openLocalTier, type LocalTierOptions } from './local-tier.ts
 export { requestKey, normalisePath, type KeyParts } from './request-key.ts';
 export { type CacheInterceptor, type CacheRouteOptions } from './interceptor.ts';
 export { documentCaching } from './openapi.ts';
-export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, PutParams } from './store.ts';
+export type { CacheStore, EntryRef, FillClaim, InvalidateSpec, LocalTierState, PutParams } from './store.ts';
 export type { CacheCounters } from './counters.ts';
 export type { BreakerState } from '../breaker.ts';
 export type { Clock } from '../clock.ts';
@@ -60,8 +60,8 @@ export interface Cache {
    * invalidation waits only what is left of the request's Redis deadline.
    */
   invalidate(spec: InvalidateSpec, deadline?: Deadline): Promise<boolean>;
-  /** A snapshot of the counters plus the circuit state, for /metrics. */
-  counters(): CacheCounters & { circuit: BreakerState };
+  /** A snapshot of the counters plus the circuit state and the local tier's (null without one), for /metrics. */
+  counters(): CacheCounters & { circuit: BreakerState; local: LocalTierState | null };
   /** Closes what the cache opened itself (the local tier's connection); the Redis client it was given stays open. */
   close(): Promise<void>;
 }
@@ -113,7 +113,10 @@ export function createCache(options: CacheOptions): Cache {
       log.warn('cache invalidation deferred until the store answers; cached reads bypass until then', { tags: spec.tags, namespace: spec.namespace });
       return false;
     },
-    counters: () => ({ ...counters, storeErrors: breaker.errors, circuitOpened: breaker.opened, circuit: breaker.state }),
+    counters: () => {
+      const local = store.localState();
+      return { ...counters, storeErrors: breaker.errors, circuitOpened: breaker.opened, localSuspensions: local?.suspensions ?? 0, circuit: breaker.state, local };
+    },
     close: () => store.close(),
   };
 }
@@ -155,7 +158,10 @@ const COUNTER_HELP: Record<keyof CacheCounters, string> = {
   invalidations: 'cache.invalidate() calls.',
   storeErrors: 'Cache store calls that failed or timed out.',
   circuitOpened: 'Times the cache circuit breaker opened.',
+  localSuspensions: 'Times the local tier emptied itself and went bypassed (its tracking connection dropped or went silent).',
 };
+
+const gauge = (name: string, help: string, value: number): MetricFamily => ({ name, type: 'gauge', help, samples: [{ suffix: '', labels: {}, value }] });
 
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -166,10 +172,15 @@ export function cacheCollector(cache: Cache): Collector {
     const families: MetricFamily[] = (Object.keys(COUNTER_HELP) as (keyof CacheCounters)[]).map((key) => ({
       name: `skiff_cache_${snake(key)}_total`, type: 'counter', help: COUNTER_HELP[key], samples: [{ suffix: '', labels: {}, value: snapshot[key] }],
     }));
-    families.push({
-      name: 'skiff_cache_circuit_open', type: 'gauge', help: 'Processes whose cache circuit breaker is open or probing.',
-      samples: [{ suffix: '', labels: {}, value: snapshot.circuit === 'closed' ? 0 : 1 }],
-    });
+    families.push(gauge('skiff_cache_circuit_open', 'Processes whose cache circuit breaker is open or probing.', snapshot.circuit === 'closed' ? 0 : 1));
+    const local = snapshot.local;
+    if (local !== null) {
+      families.push(
+        gauge('skiff_cache_local_tier_serving', 'Processes whose local tier serves (tracking connection up and answering).', local.serving ? 1 : 0),
+        gauge('skiff_cache_local_tier_entries', 'Entries held by the local tiers.', local.entries),
+        gauge('skiff_cache_local_tier_bytes', 'Bytes the local tiers count against CACHE_LOCAL_MAX_BYTES.', local.bytes),
+      );
+    }
     return families;
   };
 }

@@ -102,6 +102,7 @@ export function memoryCacheStore(options: MemoryStoreOptions): CacheStore {
 
     // The store itself is in the process: nothing nearer to hold.
     peek: () => null,
+    localState: () => null,
 
     async close() {},
 

@@ -99,6 +99,10 @@ export function redisCacheStore(client: Redis, prefix: string, local: LocalTier 
       return local === null ? null : local.lookup(entryKeyOf(ref));
     },
 
+    localState() {
+      return local === null ? null : { serving: local.serving, entries: local.size, bytes: local.bytes, suspensions: local.suspensions };
+    },
+
     async close() {
       await local?.close();
     },

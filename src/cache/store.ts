@@ -33,6 +33,16 @@ export interface InvalidateSpec {
   namespace?: string;
 }
 
+/** What the local tier in front of a store holds, for /metrics. */
+export interface LocalTierState {
+  /** False while it is emptied and bypassed (tracking connection down or silent). */
+  serving: boolean;
+  entries: number;
+  bytes: number;
+  /** Times it suspended itself. */
+  suspensions: number;
+}
+
 export interface CacheStore {
   readonly kind: 'redis' | 'memory';
   /** The stored entry, fresh or stale, or null; `now` is the cache's clock (a store that expires entries itself may ignore it). */
@@ -55,6 +65,8 @@ export interface CacheStore {
    * src/cache/local-tier.ts); null when it holds none, and always for a store without such a tier.
    */
   peek(ref: EntryRef): StoredResponse | null;
+  /** The local tier's state; null for a store without one. */
+  localState(): LocalTierState | null;
   /** Releases what the store opened itself (the local tier's connection); the client it was given stays open. */
   close(): Promise<void>;
 }
