@@ -134,6 +134,7 @@ test('priority: the definition\'s default, the enqueue\'s override, a bad one re
   assert.equal(await redis.hGet(queue.keys.job(high.id), 'prio'), 'high');
   assert.equal(await redis.hGet(queue.keys.job(low.id), 'prio'), 'low');
   assert.equal(await redis.hGet(queue.keys.job(normal.id), 'prio'), null, 'normal jobs carry no field');
+  assert.deepEqual([(await operator.job(high.id))?.priority, (await operator.job(normal.id))?.priority], ['high', 'normal'], 'operators see it');
   assert.deepEqual(await Promise.all(PRIORITIES.map((p) => redis.xLen(queue.keys.streams[p]))), [1, 1, 1]);
   await assert.rejects(queue.enqueue(step, { level: 'x', n: 0 }, { priority: 'urgent' as Priority }), TypeError);
   assert.throws(() => defineJob({ name: 'x', payload: Type.Object({}), priority: 'top' as Priority, handler: async () => null }), /priority/);
@@ -164,6 +165,7 @@ test('pause, the operator\'s counts and listings, drain, promote and abort work 
   const entry = (await redis.hGet(queue.keys.job(jobs[0].id), 'entry'))!;
   assert.equal(await queue.abort(jobs[0].id), 'aborted');
   assert.deepEqual(await redis.xRange(queue.keys.streams.high, entry, entry), [], 'an aborted high job leaves the high stream');
+  assert.deepEqual((await queue.stats()).queuedByPriority, { high: 2, normal: 3, low: 4 }, 'and is counted no more');
 
   assert.deepEqual(await operator.drain(), { deleted: 9, remaining: 0 });
   for (const p of PRIORITIES) assert.equal(await redis.xLen(queue.keys.streams[p]), 0, `${p} drained`);

@@ -406,6 +406,8 @@ export interface components {
             max_tries: number;
             /** @description The principal that enqueued it. */
             owner: string | null;
+            /** @description The level it waits with. */
+            priority: "high" | "normal" | "low";
             payload: unknown;
             result: unknown;
             error: string | null;

@@ -7,6 +7,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
 import { createRouter, defineDependency } from '../router/index.ts';
 import { InvalidCursor, MAX_PAGE, MAX_PER_REQUEST, OPERATOR_STATUSES, QueueOperator, type JobDetail, type JobRow, type QueueOverview } from './operator.ts';
+import { PRIORITIES } from './keys.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 
 export interface AdminRouterOptions {
@@ -94,6 +95,7 @@ const JobDetailSchema = Type.Object({
   attempt: Count('Attempts started.'),
   max_tries: Count('Attempts allowed.'),
   owner: Type.Union([Type.String(), Type.Null()], { description: 'The principal that enqueued it.' }),
+  priority: Type.Union(PRIORITIES.map((p) => Type.Literal(p)), { description: 'The level it waits with.' }),
   payload: Type.Unknown(),
   result: Type.Unknown(),
   error: Type.Union([Type.String(), Type.Null()]),
@@ -134,7 +136,7 @@ const rowView = (r: JobRow) => ({
 });
 
 const detailView = (j: JobDetail) => ({
-  id: j.id, name: j.name, status: j.status, attempt: j.attempt, max_tries: j.maxTries, owner: j.owner, payload: j.payload, result: j.result,
+  id: j.id, name: j.name, status: j.status, attempt: j.attempt, max_tries: j.maxTries, owner: j.owner, priority: j.priority, payload: j.payload, result: j.result,
   error: j.error, stack: j.stack, progress: j.progress, enqueued_at: iso(j.enqueuedAt), scheduled_for: iso(j.scheduledFor),
   started_at: iso(j.startedAt), finished_at: iso(j.finishedAt),
   attempts: j.attempts.map((a) => ({ attempt: a.attempt, worker: a.worker, started_at: iso(a.startedAt), ended_at: iso(a.endedAt), outcome: a.outcome })),

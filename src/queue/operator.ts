@@ -3,7 +3,7 @@
 // bounded like the producer's (HttpError 503 when Redis does not answer), and every action is idempotent and
 // answers what it did as counts. On a partitioned queue every call is its partitions' calls merged (bottom of
 // this file): counts summed, listings merged newest first, actions on ids sent to the partitions holding them.
-import { INDEXED_STATUSES, PRIORITIES } from './keys.ts';
+import { INDEXED_STATUSES, PRIORITIES, type Priority } from './keys.ts';
 import { partitionIndex } from './partitions.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
@@ -69,6 +69,7 @@ export interface JobDetail {
   attempt: number;
   maxTries: number;
   owner: string | null;
+  priority: Priority;
   payload: unknown;
   result: unknown;
   error: string | null;
@@ -341,7 +342,7 @@ export class QueueOperator {
       dead = letter.length > 0;
     }
     return {
-      id, name: h.name, status: h.status, attempt: Number(h.attempt), maxTries: Number(h.max_tries), owner: h.owner ?? null,
+      id, name: h.name, status: h.status, attempt: Number(h.attempt), maxTries: Number(h.max_tries), owner: h.owner ?? null, priority: (h.prio ?? 'normal') as Priority,
       payload: json(h.payload), result: json(h.result), error: h.error ?? null, stack: h.stack ?? null, progress: num(h.progress),
       enqueuedAt: num(h.enqueued_at), scheduledFor: num(h.scheduled_for), startedAt: num(h.started_at), finishedAt: num(h.finished_at),
       attempts,

@@ -443,10 +443,13 @@ export class Queue {
     // operator's delete or drain): then Redis reports none, and the entries after the last delivered one are
     // counted, up to UNDELIVERED_COUNTED (past it, the stream's length less the pending ones, which overcounts
     // by the acknowledged entries still waiting for a trim). Redis 7.0 reports the lag of a stream emptied by
-    // deletions as if nothing had been deleted: an empty stream has none.
-    const lag = length === 0 ? 0 : typeof group?.lag === 'number' ? group.lag : null;
-    const next = (await this.redis.sendCommand(['XRANGE', stream, `(${lastDelivered}`, '+', 'COUNT', lag === null ? String(UNDELIVERED_COUNTED) : '1'])) as [string, string[]][];
+    // deletions as if nothing had been deleted: an empty stream has none; and it keeps reporting one, too high,
+    // after an undelivered entry is deleted once delivered ones were: the stream's length less the pending
+    // entries bounds it (both count too many, never too few, but for a debounced job's entry between its
+    // delivery and its start).
     const inProgress = Number(pending[0]);
+    const lag = length === 0 ? 0 : typeof group?.lag === 'number' ? Math.max(0, Math.min(group.lag, length - inProgress)) : null;
+    const next = (await this.redis.sendCommand(['XRANGE', stream, `(${lastDelivered}`, '+', 'COUNT', lag === null ? String(UNDELIVERED_COUNTED) : '1'])) as [string, string[]][];
     return {
       queued: lag ?? (next.length < UNDELIVERED_COUNTED ? next.length : Math.max(0, length - inProgress)),
       inProgress,
