@@ -1,4 +1,5 @@
-// `npm run bench:http`: raw node:http, Fastify 5 and skiff serve the same two routes, loaded the same way in
+// `npm run bench:http`: raw node:http, raw node:http sending skiff's headers (request id, nosniff, CSP: the
+// like-for-like baseline), Fastify 5 and skiff serve the same two routes, loaded the same way in
 // interleaved rounds; prints req/s, p99 and the server's CPU µs per request, and, last, a JSON line of median
 // per-round ratios (CPU ratios: lower is better). BENCH_TOGETHER=1 loads every server at once in each round (one
 // wrk each; servers share CPU 0), so each round compares them under the very same neighbours: the per-round
@@ -13,6 +14,7 @@ const together = process.env.BENCH_TOGETHER === '1';
 
 const targets: Target[] = [
   { name: 'raw', entry: './servers/raw.ts' },
+  { name: 'raw_headers', entry: './servers/raw.ts', env: { RAW_HEADERS: 'skiff' } },
   { name: 'fastify', entry: './servers/fastify.ts' },
   { name: 'skiff', entry: './servers/skiff.ts' },
 ];
@@ -68,4 +70,8 @@ console.log(JSON.stringify({
   skiff_cpu_vs_raw_item: ratio('skiff', 'raw', 'item', 'cpuUs'),
   skiff_cpu_vs_fastify_hello: ratio('skiff', 'fastify', 'hello', 'cpuUs'),
   skiff_cpu_vs_fastify_item: ratio('skiff', 'fastify', 'item', 'cpuUs'),
+  skiff_cpu_vs_raw_same_headers_hello: ratio('skiff', 'raw_headers', 'hello', 'cpuUs'),
+  skiff_cpu_vs_raw_same_headers_item: ratio('skiff', 'raw_headers', 'item', 'cpuUs'),
+  headers_cpu_vs_raw_hello: ratio('raw_headers', 'raw', 'hello', 'cpuUs'),
+  headers_cpu_vs_raw_item: ratio('raw_headers', 'raw', 'item', 'cpuUs'),
 }));

@@ -1,5 +1,7 @@
-// raw node:http serving the baseline handler (bench/servers/raw-handler.ts).
+// raw node:http serving the baseline handler (bench/servers/raw-handler.ts); RAW_HEADERS=skiff adds the headers
+// skiff sends on every answer (the like-for-like baseline).
 import http from 'node:http';
-import { rawHandler } from './raw-handler.ts';
+import { rawHandler, rawHandlerWithSkiffHeaders } from './raw-handler.ts';
 
-http.createServer(rawHandler).listen(Number(process.env.PORT), '127.0.0.1', () => process.send?.('ready'));
+const handler = process.env.RAW_HEADERS === 'skiff' ? rawHandlerWithSkiffHeaders : rawHandler;
+http.createServer(handler).listen(Number(process.env.PORT), '127.0.0.1', () => process.send?.('ready'));
