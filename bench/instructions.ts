@@ -1,7 +1,8 @@
 // `npm run bench:instructions`: user-space instructions per request, counted by valgrind (callgrind), for raw
 // node:http, raw node:http sending skiff's headers, and skiff, in process (bench/support/in-process.ts). A count does
 // not follow what else the machine runs: with V8 made deterministic (--predictable --single-threaded: no background
-// compiler or GC threads) the same run gives the same count to within ~0.1 %, where CPU time per request swings
+// compiler or GC threads; --predictable-gc-schedule: heap growth and the memory reducer follow allocation, not the
+// clock, which under load otherwise moved one count by a third) the same run gives the same count, where CPU time swings
 // ±10–30 % here. Per request = (count after warm-up + N requests − count after warm-up alone) / N, so start-up and
 // warm-up cancel out. What it leaves out, bench:http measures: the kernel, Node's HTTP parser, and the cache misses
 // between requests (an instruction is not a nanosecond: compare the ratios, not the absolute numbers).
@@ -20,7 +21,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CHILD = `${ROOT}.tmp/bench-instructions-child.mjs`;
 
 async function count(handler: string, url: string, n: number): Promise<number> {
-  const args = ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', '--single-threaded', CHILD, handler, url, String(WARM_UP), String(n)];
+  const args = ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', '--single-threaded', '--predictable-gc-schedule', CHILD, handler, url, String(WARM_UP), String(n)];
   const run = await promisify(execFile)('valgrind', args, { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, NODE_ENV: 'production' } });
   const collected = /Collected : (\d+)/.exec(run.stderr);
   if (!collected) throw new Error(`no instruction count from valgrind: ${run.stderr.slice(-2000)}`);
@@ -30,7 +31,7 @@ async function count(handler: string, url: string, n: number): Promise<number> {
 if (spawnSync('valgrind', ['--version']).error !== undefined) throw new Error('bench:instructions needs valgrind (apt-get install valgrind)');
 mkdirSync(`${ROOT}.tmp`, { recursive: true });
 await build({ entryPoints: [`${ROOT}bench/support/instructions-child.ts`], outfile: CHILD, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning' });
-console.log(`# bench:instructions — user-space instructions per request in process (callgrind, node --predictable --single-threaded), ${WARM_UP} warm-up + ${N} requests; Node ${process.version}`);
+console.log(`# bench:instructions — user-space instructions per request in process (callgrind, node --predictable --single-threaded --predictable-gc-schedule), ${WARM_UP} warm-up + ${N} requests; Node ${process.version}`);
 const handlers = ['raw', 'raw_headers', 'skiff'];
 const routes = [['hello', '/hello'], ['item', '/items/42']];
 const perRequest = new Map<string, number>();
