@@ -146,7 +146,7 @@ test('overview: counts per status, processed and failed this minute, live worker
   assert.ok(main.counts.complete >= 3);
   assert.ok(main.counts.failed >= 1);
   assert.ok(main.counts.dead >= 1);
-  assert.deepEqual(Object.keys(main.counts).sort(), ['aborted', 'complete', 'dead', 'deferred', 'failed', 'in_progress', 'queued', 'retrying']);
+  assert.deepEqual(Object.keys(main.counts).sort(), ['aborted', 'complete', 'dead', 'deferred', 'failed', 'in_progress', 'queued', 'retrying', 'waiting']);
   assert.equal(main.throughput.length, 60);
   const minute = main.throughput.at(-1);
   assert.ok(minute.processed >= 3 && minute.failed >= 1, JSON.stringify(minute));

@@ -266,7 +266,7 @@ test('a job whose workers keep dying is re-queued with its tries counted, then f
     const read = await redis.xReadGroup(k.group, 'ghost', { key: k.stream, id: '>' }, { COUNT: 1 });
     const entry = (read as { messages: { id: string }[] }[])[0].messages[0].id;
     const started = await runScript<unknown[]>(redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], [
-      k.group, k.jobPrefix, 'ghost', String(clock.now()), '100', '0', k.base, queue.retention, entry, job.id, '',
+      k.group, k.jobPrefix, 'ghost', String(clock.now()), '100', '0', k.base, queue.retention, queue.rateLimit, entry, job.id, '',
     ]);
     assert.equal(started[4], attempt);
     // Its entry idles past a lease of 0 ms: any worker's check puts the job back under a new entry.

@@ -20,8 +20,9 @@ const items = itemKeys(prefix);
 const exports = exportKeys(prefix);
 const record = idempotencyKeys(prefix).record('alice', 'POST /items', 'key-1');
 // What queue scripts build from the queue's base or job prefix: job hashes, status indexes (lua/lib/indexes.lua),
-// counters, the pause flag and worker details.
-const queueDerived = [q.job('a1'), q.idempotency('alice', 'k1'), q.dedupe('alice', 'mail.digest', 'u1'), q.streams.high, q.streams.low, q.turn, ...INDEXED_STATUSES.map((s) => q.status(s)), q.minutes, q.paused, q.workerInfo];
+// counters, the pause flag, worker details, group slots and parked jobs (lua/lib/groups.lua), the rate-limit log.
+const queueDerived = [q.job('a1'), q.idempotency('alice', 'k1'), q.dedupe('alice', 'mail.digest', 'u1'), q.streams.high, q.streams.low, q.turn, ...INDEXED_STATUSES.map((s) => q.status(s)), q.minutes, q.paused, q.workerInfo,
+  q.waiting, q.groupRunning('tenant-1'), q.groupWaiting('{tenant}:2'), q.rate];
 
 interface ScriptCall {
   /** The keys its caller passes (src/<dir>/<caller>). */

@@ -460,6 +460,8 @@ export interface components {
             counts: {
                 /** @description Jobs queued. */
                 queued: number;
+                /** @description Jobs waiting. */
+                waiting: number;
                 /** @description Jobs in_progress. */
                 in_progress: number;
                 /** @description Jobs deferred. */
@@ -2059,7 +2061,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description `dead`: the dead-letter stream (failed for good, kept until replayed). */
-                status: "queued" | "in_progress" | "deferred" | "retrying" | "complete" | "failed" | "aborted" | "dead";
+                status: "queued" | "waiting" | "in_progress" | "deferred" | "retrying" | "complete" | "failed" | "aborted" | "dead";
                 /** @description Only jobs of this name. */
                 name?: string;
                 /** @description The `next_cursor` of the previous page. */

@@ -70,6 +70,14 @@ export interface JobSpec<P extends TSchema, R extends TSchema> {
   priority?: Priority;
   /** Every enqueue of this job dedupes by the key its payload gives (an enqueue's own `dedupe` overrides it). */
   dedupe?: JobDedupe<Static<P>>;
+  /**
+   * The group a job belongs to (e.g. its tenant), computed from its payload at enqueue. With `groupConcurrency`,
+   * at most that many jobs of one group run at once across all workers; the others wait, in order, without
+   * holding up other groups. Groups are the queue's: jobs of other names that name the same group share its slots.
+   */
+  group?: (payload: Static<P>) => string;
+  /** Jobs of one group running at once (default 1 when `group` is given). */
+  groupConcurrency?: number;
 }
 
 export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = TSchema> {
@@ -85,6 +93,8 @@ export interface JobDefinition<P extends TSchema = TSchema, R extends TSchema = 
   readonly priority: Priority;
   /** The definition's dedupe (checked at definition), or null. */
   readonly dedupe: JobDedupe<Static<P>> | null;
+  /** The payload's group and how many of it may run at once; null for a job without a group. */
+  readonly group: { of(payload: Static<P>): string; concurrency: number } | null;
   /** Validates (defaults applied) a payload; throws HttpError 422 with field errors. */
   readonly parse: (payload: unknown) => Static<P>;
 }
@@ -97,6 +107,9 @@ export const JOB_DEFAULTS = {
 };
 
 export function defineJob<P extends TSchema, R extends TSchema = TUnknown>(spec: JobSpec<P, R>): JobDefinition<P, R> {
+  const concurrency = spec.groupConcurrency ?? 1;
+  if (spec.groupConcurrency !== undefined && spec.group === undefined) throw new TypeError(`defineJob ${spec.name}: groupConcurrency needs a group`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`defineJob ${spec.name}: groupConcurrency must be a positive integer`);
   return {
     name: spec.name,
     payload: spec.payload,
@@ -108,6 +121,7 @@ export function defineJob<P extends TSchema, R extends TSchema = TUnknown>(spec:
     keepResultS: spec.keepResultS ?? JOB_DEFAULTS.keepResultS,
     priority: checkPriority(spec.priority ?? 'normal', `defineJob ${spec.name}`),
     dedupe: spec.dedupe ? checkDedupe(spec.dedupe, `defineJob ${spec.name}`) : null,
+    group: spec.group === undefined ? null : { of: spec.group, concurrency },
     parse: compileJsonInput(spec.payload, 'payload'),
   };
 }

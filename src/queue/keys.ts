@@ -40,6 +40,20 @@ export interface QueueKeys {
   status(status: IndexedStatus): string;
   /** Integer: where in the priority cycle (lua/lib/indexes.lua, PICK) the next start of startJobs-4 falls. */
   readonly turn: string;
+  /**
+   * Sorted set of the jobs held back by their group's concurrency limit (scored by when each was parked, ms):
+   * queued jobs outside the stream, listed and counted as `waiting` (lua/lib/groups.lua).
+   */
+  readonly waiting: string;
+  /** Set of the jobs holding one of the group's slots: running, or queued again and next to run (lua/lib/groups.lua). */
+  groupRunning(group: string): string;
+  /** Sorted set of the group's parked jobs in stream order: the first one takes the next slot that frees. */
+  groupWaiting(group: string): string;
+  /**
+   * List of the starts a rate-limited queue made within its window, one 'ms count' item per startJobs-4 call that
+   * started jobs, oldest first, on Redis's clock; expires a window after the last start.
+   */
+  readonly rate: string;
   /** Set while the queue is paused: startJobs-4 starts nothing. */
   readonly paused: string;
   /** Hash: processed and failed jobs per minute, a 60-slot ring (lua/lib/indexes.lua). */
@@ -89,6 +103,11 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     workers: `${base}workers`,
     listeners: `${base}listeners`,
     status: (status) => `${base}status:${status}`,
+    waiting: `${base}waiting`,
+    // The group's name last: no two groups' keys can be spelled alike.
+    groupRunning: (group) => `${base}group-running:${group}`,
+    groupWaiting: (group) => `${base}group-waiting:${group}`,
+    rate: `${base}rate`,
     paused: `${base}paused`,
     minutes: `${base}minutes`,
     workerInfo: `${base}worker-info`,

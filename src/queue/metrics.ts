@@ -5,6 +5,7 @@ import type { Queue, QueueStats } from './queue.ts';
 
 const QUEUE_GAUGES: [keyof QueueStats, string, string, number][] = [
   ['queued', 'skiff_queue_depth', 'Jobs waiting to be picked up.', 1],
+  ['waiting', 'skiff_queue_waiting', 'Jobs held back by their group\'s concurrency limit.', 1],
   ['inProgress', 'skiff_queue_in_progress', 'Jobs being run.', 1],
   ['delayed', 'skiff_queue_delayed', 'Jobs scheduled for later (delays and retries).', 1],
   ['dead', 'skiff_queue_dead', 'Jobs that exhausted their attempts.', 1],

@@ -8,8 +8,11 @@ import { partitionIndex } from './partitions.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
 
-/** The statuses operators list and count: queued (the stream), in_progress (pending list), the indexed ones, dead letters. */
-export const OPERATOR_STATUSES = ['queued', 'in_progress', ...INDEXED_STATUSES, 'dead'] as const;
+/**
+ * The statuses operators list and count: queued (the stream), waiting (queued jobs parked behind their group's
+ * concurrency limit), in_progress (pending list), the indexed ones, dead letters.
+ */
+export const OPERATOR_STATUSES = ['queued', 'waiting', 'in_progress', ...INDEXED_STATUSES, 'dead'] as const;
 export type OperatorStatus = (typeof OPERATOR_STATUSES)[number];
 
 export interface QueueOverview {
@@ -151,6 +154,7 @@ export class QueueOperator {
     const shown = live.length > 0 ? await queue.bounded(redis.hmGet(k.workerInfo, live)) : [];
     const counts = Object.fromEntries(INDEXED_STATUSES.map((s, i) => [s, cards[i]])) as Record<OperatorStatus, number>;
     counts.queued = stats.queued;
+    counts.waiting = stats.waiting;
     counts.in_progress = stats.inProgress;
     counts.dead = stats.dead;
     const current = Math.floor(now / 60_000);
@@ -185,7 +189,8 @@ export class QueueOperator {
       if (parsed === null) throw new InvalidCursor();
       [, score, after] = parsed;
     }
-    const reply = await queue.bounded(runScript<string[]>(queue.redis, SCRIPTS.listJobs, [queue.keys.status(status)], [
+    const index = status === 'waiting' ? queue.keys.waiting : queue.keys.status(status);
+    const reply = await queue.bounded(runScript<string[]>(queue.redis, SCRIPTS.listJobs, [index], [
       queue.keys.jobPrefix, score, after, String(limit), options.name ?? '', String(LIST_BUDGET),
     ]));
     const ids: string[] = [];
@@ -427,7 +432,7 @@ export class QueueOperator {
     return { deleted, running };
   }
 
-  /** Deletes every waiting job (queued, deferred, retrying), up to MAX_PER_REQUEST; `remaining` is what is left. */
+  /** Deletes every waiting job (queued, parked, deferred, retrying), up to MAX_PER_REQUEST; `remaining` is what is left. */
   async drain(): Promise<{ deleted: number; remaining: number }> {
     if (this.#parts !== null) return this.#parts.each((o) => o.drain());
     const { queue } = this;
@@ -443,10 +448,10 @@ export class QueueOperator {
         from = `(${entries[entries.length - 1][0]}`;
       }
     }
-    for (const status of ['deferred', 'retrying'] as const) {
+    for (const index of [k.waiting, k.status('deferred'), k.status('retrying')]) {
       let missed = 0;
       while (deleted < MAX_PER_REQUEST) {
-        const ids = await queue.bounded(redis.zRange(k.status(status), missed, missed + BATCH - 1));
+        const ids = await queue.bounded(redis.zRange(index, missed, missed + BATCH - 1));
         if (ids.length === 0) break;
         const done = await this.delete(ids, true);
         deleted += done.deleted;
@@ -456,7 +461,7 @@ export class QueueOperator {
     const [stats, deferred, retrying] = await Promise.all([
       queue.stats(), queue.bounded(redis.zCard(k.status('deferred'))), queue.bounded(redis.zCard(k.status('retrying'))),
     ]);
-    return { deleted, remaining: stats.queued + deferred + retrying };
+    return { deleted, remaining: stats.queued + stats.waiting + deferred + retrying };
   }
 
   /** A deferred or retrying job runs now; 0 when it was not waiting for its time. */

@@ -67,7 +67,7 @@ export function sumStats(queue: string, parts: QueueStats[]): QueueStats {
   const byPriority = { ...parts[0]!.queuedByPriority };
   for (const part of parts.slice(1)) for (const p of PRIORITIES) byPriority[p] += part.queuedByPriority[p];
   return {
-    queue, queued: sum('queued'), queuedByPriority: byPriority, inProgress: sum('inProgress'), delayed: sum('delayed'), dead: sum('dead'),
+    queue, queued: sum('queued'), queuedByPriority: byPriority, waiting: sum('waiting'), inProgress: sum('inProgress'), delayed: sum('delayed'), dead: sum('dead'),
     oldestQueuedMs: most('oldestQueuedMs'), processed: sum('processed'), failed: sum('failed'), retried: sum('retried'), workers: most('workers'),
   };
 }

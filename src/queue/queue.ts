@@ -41,6 +41,13 @@ export interface QueueOptions {
    * same count: a job's partition follows from its id and the count.
    */
   partitions?: number;
+  /**
+   * At most `jobs` job starts in any `perMs`, across all the queue's workers (e.g. a third-party API that allows
+   * 10 calls a second: `{ jobs: 10, perMs: 1000 }`). Jobs past it wait, queued, and start as it allows. Workers
+   * enforce it: give it to the queue the workers use. It is kept per key set: with `partitions` n, each partition
+   * allows it (n times it in all).
+   */
+  rateLimit?: { jobs: number; perMs: number };
 }
 
 /**
@@ -124,6 +131,8 @@ export interface QueueStats {
   /** Jobs waiting in the stream, all priorities together, and per priority. */
   queued: number;
   queuedByPriority: Record<Priority, number>;
+  /** Queued jobs parked behind their group's concurrency limit (not in `queued`). */
+  waiting: number;
   inProgress: number;
   delayed: number;
   dead: number;
@@ -201,6 +210,8 @@ export class Queue {
   readonly partitions: readonly Queue[];
   /** The partition the next enqueue without a key goes to. */
   #turn = 0;
+  /** The rate limit as startJobs-4 takes it: 'jobs,perMs', '' for none. */
+  readonly rateLimit: string;
   readonly #timeoutMs: number;
   /** Enqueues waiting for the next script call. */
   #adds: PendingAdd[] = [];
@@ -217,6 +228,11 @@ export class Queue {
     this.retention = `${keepSpec(retention.complete)},${keepSpec(retention.failed)}`;
     this.replicaAck = options.replicaAck;
     this.#writes = options.replicaAck?.redis ?? options.redis;
+    const limit = options.rateLimit;
+    if (limit !== undefined && !(Number.isInteger(limit.jobs) && limit.jobs > 0 && Number.isInteger(limit.perMs) && limit.perMs > 0)) {
+      throw new TypeError('createQueue: rateLimit needs jobs and perMs, positive integers');
+    }
+    this.rateLimit = limit === undefined ? '' : `${limit.jobs},${limit.perMs}`;
     for (const job of options.jobs) this.jobs.set(job.name, job);
     const n = options.partitions ?? 1;
     this.partitions = n === 1 ? [this] : partitionNames(this.name, n).map((name) => new Queue({ ...options, name, partitions: 1 }));
@@ -254,13 +270,16 @@ export class Queue {
       }
     }
     const priority = options.priority === undefined ? job.priority : checkPriority(options.priority, `enqueue ${job.name}`);
+    const group = job.group === null ? '' : job.group.of(value);
     let target: Queue = this;
     let id = given;
     const n = this.partitions.length;
     if (n > 1) {
-      // The partition that holds what the enqueue is matched against: the given id's, else the key's.
+      // The partition that holds what the enqueue is matched against: the given id's, else the key's; else its
+      // group's, so a group's slots are in one place.
       const routeKey = options.partitionKey
-        ?? (key !== undefined ? `${owner.length}:${owner}:${key}` : by !== '' ? `${owner.length}:${owner}:${job.name}:${by}` : undefined);
+        ?? (key !== undefined ? `${owner.length}:${owner}:${key}` : by !== '' ? `${owner.length}:${owner}:${job.name}:${by}` : undefined)
+        ?? (group !== '' ? `group:${group}` : undefined);
       const p = given !== undefined ? partitionIndex(given, n) : routeKey !== undefined ? partitionIndex(routeKey, n) : (this.#turn = (this.#turn + 1) % n);
       target = this.partitions[p]!;
       id ??= randomIdIn(p, n);
@@ -269,7 +288,7 @@ export class Queue {
     const guard = by !== '' ? target.keys.dedupe(owner, job.name, by) : '';
     const [created, status, found] = await target.#add([
       id ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
-      same, String(job.keepResultS), owner, guard, mode, priority === 'normal' ? '' : priority,
+      same, String(job.keepResultS), owner, guard, mode, priority === 'normal' ? '' : priority, group, String(job.group?.concurrency ?? 0),
     ], deadline);
     if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
     return new EnqueuedJob(target, found, created === 1, status, DEDUPED[created] ?? null);
@@ -405,18 +424,20 @@ export class Queue {
     if (this.partitions.length > 1) return sumStats(this.name, await Promise.all(this.partitions.map((partition) => partition.stats())));
     const k = this.keys;
     await this.#bounded(this.ensureGroup());
-    const [levels, delayed, dead, counters, workers] = await this.#bounded(Promise.all([
+    const [levels, delayed, dead, counters, workers, waiting] = await this.#bounded(Promise.all([
       Promise.all(PRIORITIES.map((p) => this.#waiting(k.streams[p]))),
       this.redis.zCard(k.delayed),
       this.redis.xLen(k.dead),
       this.redis.hGetAll(k.stats),
       this.redis.zCount(k.workers, this.clock.now(), '+inf'),
+      this.redis.zCard(k.waiting),
     ]));
     const oldest = Math.min(...levels.map((l) => l.oldestEntryMs));
     return {
       queue: this.name,
       queued: levels.reduce((sum, l) => sum + l.queued, 0),
       queuedByPriority: Object.fromEntries(PRIORITIES.map((p, i) => [p, levels[i].queued])) as Record<Priority, number>,
+      waiting,
       inProgress: levels.reduce((sum, l) => sum + l.inProgress, 0),
       delayed,
       dead,

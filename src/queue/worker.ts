@@ -128,6 +128,8 @@ class QueueWorker implements Worker {
   #redisDown = false;
   /** Set when startJobs-4 found the queue paused; the reader then polls the flag instead of reading. */
   #paused = false;
+  /** While the queue's rate limit allows no start (until this performance.now()), nothing is read. */
+  #throttledUntil = 0;
 
   constructor(options: WorkerOptions) {
     this.#queue = options.queue;
@@ -250,6 +252,10 @@ class QueueWorker implements Worker {
         await this.#changed();
         continue;
       }
+      if (this.#queue.rateLimit !== '') {
+        await this.#readLimited(free);
+        continue;
+      }
       let reply: unknown;
       this.#slots.blockingRead(free);
       try {
@@ -261,10 +267,7 @@ class QueueWorker implements Worker {
         failures = 0;
         this.#recovered();
       } catch (err) {
-        this.#outage(err);
-        // The group is gone when Redis came back without its data: recreate it and go on reading.
-        if (err instanceof Error && err.message.startsWith('NOGROUP')) await this.#queue.ensureGroup().catch(() => {});
-        else await sleep(Math.min(50 * 2 ** failures++, 1000));
+        await this.#readFailed(err, Math.min(50 * 2 ** failures++, 1000));
         continue;
       } finally {
         this.#slots.blockingRead(0);
@@ -277,11 +280,43 @@ class QueueWorker implements Worker {
     }
   }
 
-  /** Turns read entries, plus up to `read` new ones, into running attempts (one script call). */
-  async #begin(entries: ReadEntry[], read: number): Promise<void> {
-    if (entries.length === 0 && read <= 0) return;
+  /**
+   * A rate-limited queue's read: startJobs-4 reads only the entries the limit lets start now, so no worker is
+   * handed a job it may not start. Once the limit is spent the reader sleeps until the script says it allows
+   * another start; when the streams ran dry it blocks in XREAD on all of them (outside the group: it takes nothing)
+   * until an entry newer than their last ones arrives.
+   */
+  async #readLimited(free: number): Promise<void> {
+    const throttled = this.#throttledUntil - performance.now();
+    if (throttled > 0) return sleep(Math.min(throttled, this.#blockMs));
+    try {
+      const after = await this.#begin([], free);
+      if (after !== '') {
+        const k = this.#queue.keys;
+        await (this.#blocking as Redis).sendCommand(['XREAD', 'COUNT', '1', 'BLOCK', String(this.#blockMs), 'STREAMS', ...PRIORITIES.map((p) => k.streams[p]), ...after.split(' ')]);
+      }
+      this.#recovered();
+    } catch (err) {
+      await this.#readFailed(err, Math.min(200, this.#blockMs));
+    }
+  }
+
+  async #readFailed(err: unknown, backoffMs: number): Promise<void> {
+    this.#outage(err);
+    // The group is gone when Redis came back without its data (also inside startJobs-4): recreate it, read on.
+    if (err instanceof Error && /(^|\s)NOGROUP/.test(err.message)) await this.#queue.ensureGroup().catch(() => {});
+    else await sleep(backoffMs);
+  }
+
+  /**
+   * Turns read entries, plus up to `read` new ones, into running attempts (one script call). On a rate-limited
+   * queue, answers the streams' last entries when they ran dry (high, normal, low; '' otherwise), and notes how
+   * long the limit holds.
+   */
+  async #begin(entries: ReadEntry[], read: number): Promise<string> {
+    if (entries.length === 0 && read <= 0) return '';
     const k = this.#queue.keys;
-    const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read), k.base, this.#queue.retention];
+    const args = [k.group, k.jobPrefix, this.consumer, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), String(read), k.base, this.#queue.retention, this.#queue.rateLimit];
     for (const [entry, job, priority] of entries) args.push(entry, job, priority);
     // Entries already read, and those to read, hold their slots until they are attempts.
     const claimed = entries.length + read;
@@ -295,7 +330,12 @@ class QueueWorker implements Worker {
     if (started === -1) {
       // Paused: the entries went back to the stream; running attempts finish, nothing new starts.
       this.#paused = true;
-      return;
+      return '';
+    }
+    let after = '';
+    if (this.#queue.rateLimit !== '') {
+      after = started.pop() as string;
+      this.#throttledUntil = performance.now() + (started.pop() as number);
     }
     for (let i = 0; i < started.length; i += 5) {
       const id = started[i] as string;
@@ -307,6 +347,7 @@ class QueueWorker implements Worker {
       if (this.#stopping) this.#interrupt(run, new JobInterrupted('shutdown', 'worker shutting down'));
       else if (this.#slots.admit(run)) this.#execute(run);
     }
+    return after;
   }
 
   /** Starts the handler; the attempt ends when it settles or when #interrupt ends it first. */
@@ -422,7 +463,7 @@ class QueueWorker implements Worker {
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats, k.listeners], args);
     // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
     // prefetched attempts while Redis works on both.
-    if (!this.#stopping && !this.#paused) {
+    if (!this.#stopping && !this.#paused && performance.now() >= this.#throttledUntil) {
       this.#begin([], this.#slots.refillSize(this.#capacity())).catch((err: unknown) => this.#outage(err));
     }
     this.#pump();

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { joinSupervisor } from '../cluster/index.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { createQueue, startWorker, type CronEntry, type JobDefinition, type Worker } from '../queue/index.ts';
+import { createQueue, startWorker, type CronEntry, type JobDefinition, type QueueOptions, type Worker } from '../queue/index.ts';
 import { checkEvictionPolicy, closeRedis, createRedis, type Redis } from '../redis/index.ts';
 
 export interface WorkerProcessOptions {
@@ -14,6 +14,8 @@ export interface WorkerProcessOptions {
   log?: Logger;
   /** Appended to WORKER_ID, so the processes of one supervisor never share a consumer name. */
   consumerSuffix?: string;
+  /** The queue's rate limit (createQueue's `rateLimit`): at most `jobs` starts in any `perMs`, across workers. */
+  rateLimit?: QueueOptions['rateLimit'];
   /** Overrides for tests: faster polling and shorter blocking reads. */
   blockMs?: number;
   promoteEveryMs?: number;
@@ -41,6 +43,7 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   const queue = createQueue({
     redis, prefix: config.redisPrefix, name: config.queue.name, jobs: options.jobs, commandTimeoutMs: config.redisCommandTimeoutMs,
     retention: config.queue.retention, replicaAck: config.queue.replicaAck, partitions: config.queue.partitions,
+    rateLimit: options.rateLimit,
   });
   const worker = startWorker({
     queue,

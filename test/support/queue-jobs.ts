@@ -82,4 +82,36 @@ export const tick = defineJob({
   },
 });
 
-export const TEST_JOBS = [echo, nap, flaky, slowTimeout, progress, tick];
+/**
+ * A job of a group (its tenant) allowed `concurrency` at once. While its handler runs, its id is in the set
+ * `running:<tenant>`; each run appends the set's size after joining it to `seen:<tenant>` (the most seen is the
+ * most that ran at once). A first attempt can take longer (firstMs) or attempts can fail (failures).
+ */
+const grouped = (name: string, concurrency: number) => defineJob({
+  name,
+  payload: Type.Object({ tenant: Type.String({ minLength: 1 }), ms: Type.Integer({ minimum: 0 }), firstMs: Type.Optional(Type.Integer({ minimum: 0 })), failures: Type.Optional(Type.Integer({ minimum: 0 })) }),
+  group: (p) => p.tenant,
+  groupConcurrency: concurrency,
+  maxTries: 3,
+  backoff: { kind: 'fixed', baseMs: 20, jitter: 0 },
+  handler: async ({ tenant, ms, firstMs, failures }, ctx) => {
+    await trace(ctx);
+    const running = `running:${tenant}`;
+    await ctx.redis.sAdd(running, ctx.jobId);
+    await ctx.redis.rPush(`seen:${tenant}`, String(await ctx.redis.sCard(running)));
+    try {
+      await sleep(ctx.attempt === 1 ? (firstMs ?? ms) : ms, ctx.signal);
+      if (ctx.attempt <= (failures ?? 0)) throw new Error(`failure ${ctx.attempt}`);
+    } finally {
+      await ctx.redis.sRem(running, ctx.jobId);
+    }
+    return null;
+  },
+});
+
+/** Two of a tenant at once. */
+export const tenantJob = grouped('test.tenant', 2);
+/** One of a tenant at once. */
+export const soloJob = grouped('test.solo', 1);
+
+export const TEST_JOBS = [echo, nap, flaky, slowTimeout, progress, tick, tenantJob, soloJob];

@@ -7,6 +7,7 @@ import { TEST_JOBS, tick } from './queue-jobs.ts';
 const handle = runWorkerProcess({
   jobs: TEST_JOBS,
   cron: process.env.TEST_CRON ? [cron(process.env.TEST_CRON, tick, {})] : [],
+  rateLimit: process.env.TEST_RATE_LIMIT ? { jobs: Number(process.env.TEST_RATE_LIMIT.split(',')[0]), perMs: Number(process.env.TEST_RATE_LIMIT.split(',')[1]) } : undefined,
   blockMs: 200,
   promoteEveryMs: 20,
 });

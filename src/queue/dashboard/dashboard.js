@@ -182,8 +182,8 @@ function renderQueues() {
 }
 
 async function drain(q) {
-  const waiting = q.counts.queued + q.counts.deferred + q.counts.retrying;
-  if (!(await confirmAction(`Delete every waiting job of ${q.name} (about ${waiting}: queued, deferred and retrying)? Running jobs go on.`, 'Delete waiting jobs'))) return;
+  const waiting = q.counts.queued + q.counts.waiting + q.counts.deferred + q.counts.retrying;
+  if (!(await confirmAction(`Delete every waiting job of ${q.name} (about ${waiting}: queued, waiting on their group, deferred and retrying)? Running jobs go on.`, 'Delete waiting jobs'))) return;
   await repeat(`${queuePath(q.name)}/drain`, {}, 'deleted', (n) => `${n} waiting jobs of ${q.name} deleted.`);
 }
 

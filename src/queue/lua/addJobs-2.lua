@@ -7,10 +7,10 @@
   KEYS[2] delayed zset
   ARGV[1] job key prefix   ARGV[2] now (ms, the producer's clock: enqueued_at)   ARGV[3] deadline (ms, compared
     with Redis's clock)   ARGV[4] queue key base (status indexes)
-  ARGV[5..] 11-tuples: job id, name, payload JSON, max tries, run at (ms, 0 = now), same ('' none, '=' by the
+  ARGV[5..] 13-tuples: job id, name, payload JSON, max tries, run at (ms, 0 = now), same ('' none, '=' by the
     job id, else the key of the idempotency index), keep result (s), owner ('' none), dedupe key ('' none),
     dedupe mode ('t' throttle, 'd' debounce, 'd<ms>' debounce whose start waits at most <ms> after the job's
-    first enqueue), priority ('' normal, 'high', 'low')
+    first enqueue), priority ('' normal, 'high', 'low'), group ('' none), the group's concurrency (lib/groups.lua)
   Returns -1 past the deadline (nothing written), else per job three items: 1 created, 0 the same job again,
   -1 a conflicting payload, 2 throttled, 3 debounced; its status; its id. ]]
 local clock = redis.call('TIME')
@@ -19,16 +19,16 @@ local now = tonumber(ARGV[2])
 -- What a dedupe key resolves to: a throttled job until it ends, a debounced one until it starts.
 local HELD = { t = { deferred = true, queued = true, in_progress = true, retrying = true }, d = { deferred = true, queued = true } }
 local replies = {}
-for i = 5, #ARGV, 11 do
+for i = 5, #ARGV, 13 do
   local id, name, payload, maxTries, runAt, same, keep, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-  local guard, mode, prio = ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
+  local guard, mode, prio, group = ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11]
   local indexed = same ~= '' and same ~= '='
   local known = indexed and redis.call('GET', same)
   if known then id = known end
   local key = ARGV[1] .. id
   local existing = same ~= '' and redis.call('HMGET', key, 'name', 'payload', 'status', 'owner') or {}
   local holder = not existing[3] and guard ~= '' and redis.call('GET', guard)
-  local held = holder and redis.call('HMGET', ARGV[1] .. holder, 'status', 'enqueued_at', 'entry', 'prio')
+  local held = holder and redis.call('HMGET', ARGV[1] .. holder, 'status', 'enqueued_at', 'entry', 'prio', 'group', 'group_max')
   if existing[3] then
     replies[#replies + 1] = (existing[1] == name and existing[2] == payload and (existing[4] or '') == owner) and 0 or -1
     replies[#replies + 1] = existing[3]
@@ -45,8 +45,10 @@ for i = 5, #ARGV, 11 do
       redis.call('HSET', key, 'payload', payload)
       if due > now then
         if status == 'queued' then
-          -- Not started yet (startJobs-4 skips an entry its job no longer names): back to waiting for its time.
-          redis.call('XDEL', streamOf(ARGV[4], held[4]), held[3])
+          -- Not started yet (startJobs-4 skips an entry its job no longer names): back to waiting for its time,
+          -- out of its group's parked jobs or slot (lib/groups.lua).
+          if held[3] then redis.call('XDEL', streamOf(ARGV[4], held[4]), held[3]) end
+          if held[5] then groupLeave(ARGV[4], held[5], held[6], id) end
           redis.call('HDEL', key, 'entry')
           indexMove(ARGV[4], id, status, 'deferred', now)
           status = 'deferred'
@@ -80,6 +82,7 @@ for i = 5, #ARGV, 11 do
     indexMove(ARGV[4], id, nil, status, ARGV[2])
     if owner ~= '' then redis.call('HSET', key, 'owner', owner) end
     if prio ~= '' then redis.call('HSET', key, 'prio', prio) end
+    if group ~= '' then redis.call('HSET', key, 'group', group, 'group_max', ARGV[i + 12]) end
     -- The key is remembered while the job can be: until it is due, then as long as its result is kept.
     if indexed then redis.call('SET', same, id, 'EX', keep + math.ceil(math.max(0, runAt - now) / 1000)) end
     -- The dedupe key names the job until releaseDedupe (indexes.lua) lets it go; the job remembers the key.

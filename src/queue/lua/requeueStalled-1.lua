@@ -2,7 +2,8 @@
   keeps its own entries' idle time low). Each live job gets a new entry at the stream's end, which any worker with
   a free slot reads at once, so no worker holds a reclaimed job it has no slot for. The attempt count is kept: the
   lost attempt counts as a try, and startJobs-4 fails a job past its tries. Entries whose job ended, was aborted or
-  re-queued under a newer entry are only acknowledged and deleted.
+  re-queued under a newer entry are only acknowledged and deleted. A job of a group keeps its slot (lib/groups.lua):
+  it runs next.
   Each priority's stream in turn; a job goes back to the stream it came from.
   KEYS[1] stream (normal priority; the others derive from the base)
   ARGV[1] group   ARGV[2] consumer (claims on its behalf, acknowledged at once)   ARGV[3] lease (ms, least idle)

@@ -14,7 +14,8 @@
   finished and retrying jobs enter their status index (trimmed to the retention); per-minute counters count them.
     outcome complete: value = result JSON; retry: value = error, job waits in the delayed zset until retry at;
     fail: value = error, copy to the dead-letter stream; abort: value = reason; release (shutdown): back to
-    the stream at once as a new entry, the interrupted attempt not counted.
+    the stream at once as a new entry, the interrupted attempt not counted (keeping its group's slot: it runs
+    next). Every other outcome gives a group's slot back (lib/groups.lua).
   Returns 1 or 0 (stale attempt) per job. ]]
 local listened = redis.call('ZCOUNT', KEYS[5], ARGV[3], '+inf') > 0
 local base, now = ARGV[5], tonumber(ARGV[3])
@@ -24,7 +25,7 @@ local counts = { processed = 0, failed = 0, retried = 0 }
 for i = 7, #ARGV, 8 do
   local id, entry, attempt, outcome, value = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev', 'dedupe', 'prio')
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'keep_s', 'rev', 'dedupe', 'prio', 'group', 'group_max')
   if job[1] ~= 'in_progress' or job[2] ~= attempt then
     applied[#applied + 1] = 0
   else
@@ -62,6 +63,7 @@ for i = 7, #ARGV, 8 do
         'history', withAttempt(run[3], attempt, run[1], run[2], ARGV[3], 'release'))
     end
     if status ~= 'retrying' and status ~= 'queued' then releaseDedupe(job[5], id) end
+    if job[7] and status ~= 'queued' then groupRelease(base, job[7], job[8], id) end
     if ARGV[i + 6] ~= '' then redis.call('HSET', key, 'logs', withLogs(redis.call('HGET', key, 'logs'), ARGV[i + 6])) end
     if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'stack', ARGV[i + 7]) end
     if INDEXED[status] then -- added below, one ZADD per status
