@@ -51,12 +51,13 @@ after(async () => {
 });
 
 test('3 workers, 20 groups of 2: never more than 2 of a group at once, each job once, a busy group holds up no other', async (t) => {
-  // The busy group first in the stream: 12 jobs of 500 ms, then 20 groups × 6 jobs of 20 ms. Each worker has 4
-  // slots (12 in all): parked jobs hold none, so the busy group takes 2 and the other 10 serve everyone else.
-  const busy = await Promise.all(Array.from({ length: 12 }, () => queue.enqueue(tenantJob, { tenant: 'busy', ms: 500 })));
+  // Workers first, each with 4 slots (12 in all). Then the busy group first in the stream: 12 jobs of 1 s, then
+  // 20 groups × 6 jobs of 20 ms. Parked jobs hold no slot, so the busy group takes 2 and the other 10 serve
+  // everyone else.
+  await Promise.all(['A', 'B', 'C'].map((id) => spawn(id, { WORKER_MAX_JOBS: '4' })));
+  const busy = await Promise.all(Array.from({ length: 12 }, () => queue.enqueue(tenantJob, { tenant: 'busy', ms: 1000 })));
   const tenants = Array.from({ length: 20 }, (_, i) => `tenant-${i}`);
   const others = await Promise.all(tenants.flatMap((tenant) => Array.from({ length: 6 }, () => queue.enqueue(tenantJob, { tenant, ms: 20 }))));
-  await Promise.all(['A', 'B', 'C'].map((id) => spawn(id, { WORKER_MAX_JOBS: '4' })));
   await until(() => allComplete(others), 60_000, 'the 120 jobs of the 20 groups');
   const busyWhenOthersDone = await statuses(busy);
   await until(() => allComplete(busy), 60_000, 'the busy group');

@@ -43,7 +43,7 @@ const enqueueEach = (count: number, levels: readonly Priority[] = PRIORITIES): P
 async function startAsGhost(read: number): Promise<{ level: string; n: number }[]> {
   const k = queue.keys;
   const started = await runScript<(string | number)[]>(redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], [
-    k.group, k.jobPrefix, 'ghost', String(Date.now()), '100', String(read), k.base, queue.retention,
+    k.group, k.jobPrefix, 'ghost', String(Date.now()), '100', String(read), k.base, queue.retention, queue.rateLimit,
   ]);
   const payloads: { level: string; n: number }[] = [];
   for (let i = 0; i < started.length; i += 5) payloads.push(JSON.parse(started[i + 3] as string));
