@@ -123,3 +123,21 @@ test('a parked job can be aborted, deleted or drained; abort, retry and fail giv
   await until(async () => (await doomed.status()) === 'failed' && (await last.status()) === 'complete', 15_000, 'fail, then the next job');
   assert.deepEqual(await groupKeys(), []);
 });
+
+test('a debounce reaches a parked job: it leaves its group\'s waiting line for its new start, then runs once with the last payload', async () => {
+  await spawn('A');
+  const hold = await queue.enqueue(soloJob, { tenant: 'd', ms: 60_000 });
+  await until(async () => (await runs(hold.id)).length === 1, 15_000, 'the first job to run');
+  const debounce = { key: 'k', mode: 'debounce', delayMs: 100 } as const;
+  const first = await queue.enqueue(soloJob, { tenant: 'd', ms: 1 }, { dedupe: debounce });
+  await until(async () => (await queue.stats()).waiting === 1, 15_000, 'the debounced job to be parked once due');
+  const second = await queue.enqueue(soloJob, { tenant: 'd', ms: 2 }, { dedupe: debounce });
+  assert.equal(second.id, first.id, 'the enqueue resolved to the parked job');
+  assert.deepEqual([(await queue.stats()).waiting, await first.status()], [0, 'deferred']);
+  await until(async () => (await queue.stats()).waiting === 1, 15_000, 'parked again once due');
+  assert.equal(await queue.abort(hold.id), 'aborting');
+  await until(async () => (await first.status()) === 'complete', 15_000, 'the debounced job to run');
+  assert.deepEqual(await runs(first.id), ['A:1']);
+  assert.deepEqual((await operator.job(first.id))?.payload, { tenant: 'd', ms: 2 });
+  assert.deepEqual(await groupKeys(), []);
+});
