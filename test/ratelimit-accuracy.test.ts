@@ -110,7 +110,8 @@ function check(decisions: Decision[], byId: Map<string, Answer>): string {
   const perWindow: number[] = [];
   for (let k = 0; k < 3; k++) {
     const [from, to] = [t0 + k * WINDOW_MS, t0 + (k + 1) * WINDOW_MS];
-    const inWindow = decisions.filter((d) => d.at >= from && d.at < to);
+    // From the first refusal on, not from its ms: the burst's allowances can share that ms.
+    const inWindow = decisions.filter((d, i) => i >= firstDenied && d.at >= from && d.at < to);
     const allowed = inWindow.filter((d) => d.allowed).length;
     perWindow.push(allowed);
     const slack = 1 + moved(from) + moved(to);
