@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { systemClock, type Clock } from '../clock.ts';
 import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
-import { GUARD_GRACE_MS, waitForReplicas, withTimeout, type Redis } from '../redis/index.ts';
+import { GUARD_GRACE_MS, RedisTimeoutError, redisFailure, waitForReplicas, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { checkDedupe, checkPriority, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
 import { PRIORITIES, queueKeys, type Priority, type QueueKeys } from './keys.ts';
@@ -327,8 +327,11 @@ export class Queue {
     // a 503 here truthfully says "not enqueued", also when a hung Redis runs the call after it resumes.
     let deadline = Infinity;
     for (const add of batch) if (add.deadline < deadline) deadline = add.deadline;
+    // Past the deadline (own timeout included) the guard makes "not enqueued" true; a connection that dropped
+    // with the call sent may have run it before the deadline, so that one says the outcome is unknown.
     const refuse = (err?: unknown) => {
-      const answer = unavailableError(true, err);
+      const sentAndLost = err !== undefined && !(err instanceof RedisTimeoutError) && redisFailure(err) === 'may-have-applied';
+      const answer = unavailableError(!sentAndLost, err);
       for (const add of batch) add.reject(answer);
     };
     const now = Date.now();
