@@ -1,6 +1,7 @@
 // Priorities against a real Redis: the weighted pick counted start by start (4 high : 2 normal : 1 low while
 // every level has jobs waiting), low jobs running while high ones keep arriving, and pause, drain, the operator's
-// counts and listings, promotion and the recovery of stalled entries on every level.
+// counts and listings, promotion and the recovery of stalled entries on every level; a group's parked jobs handed
+// its freed slots by the same cycle, with three workers competing for them.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
@@ -29,6 +30,23 @@ const step = defineJob({
   },
 });
 const urgent = defineJob({ name: 'test.urgent', payload: Type.Object({}), priority: 'high', handler: async () => null });
+/**
+ * One at a time in the group `line`: records its start in `started` and how many of the group ran then in `seen`;
+ * the holder (n = -1) runs until the key `open` is set.
+ */
+const inLine = defineJob({
+  name: 'test.inline',
+  payload: Type.Object({ level: Type.String(), n: Type.Integer() }),
+  group: () => 'line',
+  groupConcurrency: 1,
+  handler: async ({ level, n }, ctx) => {
+    await ctx.redis.rPush('seen', String(await ctx.redis.incr('running')));
+    await ctx.redis.rPush('started', `${level}:${n}`);
+    while (n === -1 && (await ctx.redis.get('open')) === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    await ctx.redis.decr('running');
+    return null;
+  },
+});
 
 function worker(maxJobs: number): Worker {
   const w = startWorker({ queue, consumer: `w${workers.length}`, log, maxJobs, leaseMs: 2000, graceMs: 500, blockMs: 100, promoteEveryMs: 10 });
@@ -56,7 +74,7 @@ before(async () => {
   server = await startTestRedis();
   redis = createRedis({ url: server.url, commandTimeoutMs: 1000, log });
   await until(() => redis.isReady);
-  queue = createQueue({ redis, prefix: 'qt:', jobs: [step, urgent], commandTimeoutMs: 2000 });
+  queue = createQueue({ redis, prefix: 'qt:', jobs: [step, urgent, inLine], commandTimeoutMs: 2000 });
   operator = new QueueOperator(queue);
 });
 beforeEach(async () => {
@@ -187,4 +205,64 @@ test('stalled entries of every level are re-queued on their own stream and then 
   worker(4);
   await until(async () => (await Promise.all(jobs.map((j) => queue.getJob(j.id)))).every((j) => j?.status === 'complete'), 10_000, 'every re-queued job');
   assert.equal((await queue.stats()).inProgress, 0);
+});
+
+/** Parks jobs of the group `line` behind a running holder (three workers reading), in the given levels' order. */
+async function parkBehindHolder(levels: Priority[]): Promise<{ holder: JobHandle; parked: JobHandle[] }> {
+  for (let i = 0; i < 3; i++) worker(4);
+  const holder = await queue.enqueue(inLine, { level: 'holder', n: -1 });
+  await until(async () => (await queue.getJob(holder.id))?.status === 'in_progress', 10_000, 'the holder to run');
+  const parked: JobHandle[] = [];
+  for (const [n, priority] of levels.entries()) parked.push(await queue.enqueue(inLine, { level: priority, n }, { priority }));
+  await until(async () => (await queue.stats()).waiting === levels.length, 10_000, 'every job parked');
+  return { holder, parked };
+}
+
+const complete = (jobs: JobHandle[]) => until(async () => (await Promise.all(jobs.map((j) => j.status()))).every((s) => s === 'complete'), 20_000, 'every job of the group');
+/** Keys of the group machinery left in Redis (none once nothing of the group runs or waits). */
+const groupKeys = async () => [...await redis.keys('qt:q:{default}:group-*'), ...await redis.keys('qt:q:{default}:waiting')];
+
+test('a group\'s freed slot goes to its parked jobs by the cycle (4 high : 2 normal : 1 low), whatever their arrival order', async () => {
+  // Arrival order the reverse of priority: low first. Parked, they leave the stream; each freed slot is handed to
+  // one of them by the group's own cycle, one at a time (concurrency 1), with three workers competing.
+  const levels: Priority[] = [...Array<Priority>(5).fill('low'), ...Array<Priority>(10).fill('normal'), ...Array<Priority>(20).fill('high')];
+  const { holder, parked } = await parkBehindHolder(levels);
+  await redis.set('open', '1');
+  await complete([holder, ...parked]);
+  const started = (await redis.lRange('started', 0, -1)).slice(1).map((s) => s.split(':')[0]);
+  const cycle: Priority[] = ['high', 'normal', 'high', 'low', 'high', 'normal', 'high'];
+  assert.deepEqual(started, Array.from({ length: 35 }, (_, t) => cycle[t % 7]), 'hand-offs in the cycle\'s order');
+  for (const p of PRIORITIES) {
+    const ns = (await redis.lRange('started', 0, -1)).filter((s) => s.startsWith(`${p}:`)).map((s) => Number(s.split(':')[1]));
+    assert.deepEqual(ns, [...ns].sort((a, b) => a - b), `${p}: oldest first`);
+  }
+  assert.deepEqual(new Set(await redis.lRange('seen', 0, -1)), new Set(['1']), 'one of the group at a time');
+  assert.deepEqual(await groupKeys(), [], 'no slot, parked job or turn left behind');
+});
+
+test('a group\'s empty line gives its turns to the highest line with jobs; a parked job that leaves takes its place along', async () => {
+  const { holder, parked } = await parkBehindHolder(['low', 'low', 'low', ...Array<Priority>(6).fill('high')]);
+  assert.equal(await queue.abort(parked[0].id), 'aborted', 'a parked job aborted');
+  await redis.set('open', '1');
+  await complete([holder, ...parked.slice(1)]);
+  const started = (await redis.lRange('started', 0, -1)).slice(1).map((s) => s.split(':')[0]);
+  // Normal's turns (2nd and 6th of the cycle) went to high; low kept its 4th and, once high ran out, every turn.
+  assert.deepEqual(started, ['high', 'high', 'high', 'low', 'high', 'high', 'high', 'low']);
+  assert.deepEqual(await groupKeys(), []);
+});
+
+test('the group\'s place in its cycle goes when its last parked jobs leave (abort, delete) rather than run', async () => {
+  const { holder, parked } = await parkBehindHolder(['normal', 'high', 'low']);
+  await operator.pause();
+  await redis.set('open', '1');
+  // The holder ends: its slot goes to the high job (queued, the queue paused), and the group's turn moves on.
+  await until(async () => (await holder.status()) === 'complete', 10_000, 'the holder to end');
+  assert.deepEqual([await parked[1].status(), (await queue.stats()).waiting], ['queued', 2]);
+  assert.equal(await redis.get(queue.keys.groupTurn('line')), '1');
+  assert.equal(await queue.abort(parked[0].id), 'aborted');
+  assert.deepEqual(await operator.delete([parked[2].id]), { deleted: 1, running: 0 });
+  assert.equal(await redis.exists(queue.keys.groupTurn('line')), 0, 'nothing parked: no turn kept');
+  await operator.resume();
+  await complete([parked[1]]);
+  assert.deepEqual(await groupKeys(), []);
 });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { exportKeys, itemKeys } from '../src/app/keys.ts';
 import { namespaceKeys } from '../src/cache/keys.ts';
 import { idempotencyKeys } from '../src/idempotency/keys.ts';
-import { INDEXED_STATUSES, queueKeys } from '../src/queue/keys.ts';
+import { INDEXED_STATUSES, PRIORITIES, queueKeys } from '../src/queue/keys.ts';
 import { policyKey } from '../src/ratelimit/keys.ts';
 import { hashedPart, keySlot } from './support/redis-slot.ts';
 
@@ -22,7 +22,7 @@ const record = idempotencyKeys(prefix).record('alice', 'POST /items', 'key-1');
 // What queue scripts build from the queue's base or job prefix: job hashes, status indexes (lua/lib/indexes.lua),
 // counters, the pause flag, worker details, group slots and parked jobs (lua/lib/groups.lua), the rate-limit log.
 const queueDerived = [q.job('a1'), q.idempotency('alice', 'k1'), q.dedupe('alice', 'mail.digest', 'u1'), q.streams.high, q.streams.low, q.turn, ...INDEXED_STATUSES.map((s) => q.status(s)), q.minutes, q.paused, q.workerInfo,
-  q.waiting, q.groupRunning('tenant-1'), q.groupWaiting('{tenant}:2'), q.rate];
+  q.waiting, q.groupRunning('tenant-1'), ...PRIORITIES.map((p) => q.groupWaiting('{tenant}:2', p)), q.groupTurn('{tenant}:2'), q.rate];
 
 interface ScriptCall {
   /** The keys its caller passes (src/<dir>/<caller>). */

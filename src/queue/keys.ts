@@ -47,8 +47,14 @@ export interface QueueKeys {
   readonly waiting: string;
   /** Set of the jobs holding one of the group's slots: running, or queued again and next to run (lua/lib/groups.lua). */
   groupRunning(group: string): string;
-  /** Sorted set of the group's parked jobs in stream order: the first one takes the next slot that frees. */
-  groupWaiting(group: string): string;
+  /**
+   * Sorted set of the group's parked jobs of one priority, in stream order: `group-waiting:<group>` for normal (as
+   * before priorities), `group-waiting-high:<group>`, `group-waiting-low:<group>`. A slot that frees goes to the
+   * first job of the level the group's cycle picks (lua/lib/groups.lua, groupNext).
+   */
+  groupWaiting(group: string, priority: Priority): string;
+  /** Integer: where in the priority cycle the group's next hand-off falls; kept only while it has parked jobs. */
+  groupTurn(group: string): string;
   /**
    * List of the starts a rate-limited queue made within its window, one 'ms count' item per startJobs-4 call that
    * started jobs, oldest first, on Redis's clock; expires a window after the last start.
@@ -106,7 +112,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     waiting: `${base}waiting`,
     // The group's name last: no two groups' keys can be spelled alike.
     groupRunning: (group) => `${base}group-running:${group}`,
-    groupWaiting: (group) => `${base}group-waiting:${group}`,
+    groupWaiting: (group, priority) => `${base}group-waiting${priority === 'normal' ? '' : `-${priority}`}:${group}`,
+    groupTurn: (group) => `${base}group-turn:${group}`,
     rate: `${base}rate`,
     paused: `${base}paused`,
     minutes: `${base}minutes`,

@@ -48,7 +48,7 @@ for i = 5, #ARGV, 13 do
           -- Not started yet (startJobs-4 skips an entry its job no longer names): back to waiting for its time,
           -- out of its group's parked jobs or slot (lib/groups.lua).
           if held[3] then redis.call('XDEL', streamOf(ARGV[4], held[4]), held[3]) end
-          if held[5] then groupLeave(ARGV[4], held[5], held[6], id) end
+          if held[5] then groupLeave(ARGV[4], held[5], held[6], id, held[4]) end
           redis.call('HDEL', key, 'entry')
           indexMove(ARGV[4], id, status, 'deferred', now)
           status = 'deferred'
