@@ -1,7 +1,8 @@
 // The operator dashboard (/admin) in a real browser (Debian's Chromium, driven by playwright-core) against the
 // operator API on the real Redis, with queue workers running in this process. Every request that would leave the
 // page's origin is blocked and recorded. The key is entered once; a dead job is retried by clicking and seen
-// complete; a queue paused by clicking keeps new jobs queued until resumed; bulk actions ask first. The page's
+// complete; a queue paused by clicking keeps new jobs queued until resumed; bulk actions ask first; a job's
+// priority, group and dedupe key show in its row and detail. The page's
 // screenshot is checked here and, with UPDATE_SCREENSHOTS=1, written to docs/admin-dashboard.png for the README.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -45,7 +46,16 @@ const send = defineJob({
   payload: Type.Object({ to: Type.String() }),
   handler: async ({ to }) => ({ to, sent: true }),
 });
-const JOBS = [gated, send];
+/** A tenant's digest: two of a tenant at once, throttled per recipient. */
+const digest = defineJob({
+  name: 'mail.digest',
+  payload: Type.Object({ tenant: Type.String(), to: Type.String() }),
+  group: (p) => p.tenant,
+  groupConcurrency: 2,
+  dedupe: { key: (p) => p.to, mode: 'throttle' },
+  handler: async ({ to }) => ({ to, sent: true }),
+});
+const JOBS = [gated, send, digest];
 
 let server: TestRedis;
 let redis: Redis;
@@ -222,6 +232,26 @@ test('bulk actions ask first: cancelling "retry all" retries nothing, confirming
   await dialog.getByRole('button', { name: 'Retry all' }).click();
   for (const job of dead) await settled(billing, job.id, 'complete');
   await count('billing', 'dead', 0).waitFor({ timeout: 10_000 });
+});
+
+test('a job\'s priority, group and dedupe key show in its row and its detail', async () => {
+  await page.getByRole('button', { name: 'Pause mail' }).click();
+  await page.getByRole('button', { name: 'Resume mail' }).waitFor();
+  const job = await mail.enqueue(digest, { tenant: 'acme', to: 'ops@example.org' }, { priority: 'high' });
+  await count('mail', 'queued', 1).click();
+  const row = page.locator(`#jobs tr[data-job="${job.id}"]`);
+  await row.waitFor();
+  // Id, name, status, then priority, group, dedupe key.
+  assert.deepEqual((await row.locator('td').allInnerTexts()).slice(3, 6), ['high', 'acme', 'throttle: ops@example.org']);
+  await row.click();
+  const field = (name: string) => page.locator(`#detail dd[data-field="${name}"]`);
+  await until(async () => (await field('status').textContent()) === 'queued', 10_000, 'detail shows the job');
+  assert.deepEqual(await Promise.all(['priority', 'group', 'dedupe'].map((f) => field(f).textContent())),
+    ['high', 'acme (at most 2 at once)', 'throttle: ops@example.org (resolves to this job)']);
+  await page.getByRole('button', { name: 'Resume mail' }).click();
+  await settled(mail, job.id, 'complete');
+  await until(async () => (await field('dedupe').textContent()) === 'throttle: ops@example.org (resolves to it no more)', 10_000, 'the key let go');
+  await page.locator('#detail-close').click();
 });
 
 test('screenshot: non-empty PNG of the page titled as it should be', async () => {

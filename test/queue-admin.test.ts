@@ -1,6 +1,6 @@
 // The operator API over real sockets on the real Redis: operator auth (401/403/404), queue overview, jobs by
-// status with paging and a name filter, job detail (attempts, logs, stack), every action, pause, and the
-// retention of finished jobs (count and age) kept by the scripts that finish them.
+// status with paging and a name filter, job detail (attempts, logs, stack), what decides when a job runs (priority,
+// group, dedupe key) in rows and detail, every action, pause, and the retention of finished jobs (count and age) kept by the scripts that finish them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
@@ -56,7 +56,16 @@ const nap = defineJob({
     return null;
   },
 });
-const JOBS = [echo, other, boom, logged, nap];
+/** A tenant's report: two of a tenant at once, throttled per report. */
+const report = defineJob({
+  name: 'ops.report',
+  payload: Type.Object({ tenant: Type.String(), ref: Type.String() }),
+  group: (p) => p.tenant,
+  groupConcurrency: 2,
+  dedupe: { key: (p) => p.ref, mode: 'throttle' },
+  handler: async () => null,
+});
+const JOBS = [echo, other, boom, logged, nap, report];
 
 let server: TestRedis;
 let redis: Redis;
@@ -247,6 +256,32 @@ test('job detail: payload, result, attempts with worker and outcome, progress, l
   assert.match(dead.stack, /^Error: boom\n\s+at /);
   assert.deepEqual(dead.logs.map((l: { msg: string }) => l.msg), ['about to fail']);
   assert.equal((await api.get('/v1/admin/queues/main/jobs/no-such-job', { headers: ADMIN })).status, 404);
+});
+
+test('rows and detail show a job\'s priority, group and dedupe key (as given, the owner apart), dead letters too', async () => {
+  await act('/main/pause');
+  const tagged = await queue.enqueue(report, { tenant: 'acme', ref: 'weekly:7' }, { priority: 'high', owner: 'tenant-x' });
+  const plain = await queue.enqueue(echo, { n: 1 });
+  const rows = (await get('/main/jobs?status=queued')).jobs;
+  const traits = (id: string) => {
+    const row = rows.find((j: { id: string }) => j.id === id);
+    return [row.priority, row.group, row.dedupe];
+  };
+  assert.deepEqual(traits(tagged.id), ['high', 'acme', { mode: 'throttle', key: 'weekly:7' }]);
+  assert.deepEqual(traits(plain.id), ['normal', null, null]);
+  const detail = await get(`/main/jobs/${tagged.id}`);
+  assert.deepEqual([detail.priority, detail.group, detail.group_concurrency, detail.dedupe, detail.holds_dedupe, detail.owner],
+    ['high', 'acme', 2, { mode: 'throttle', key: 'weekly:7' }, true, 'tenant-x']);
+  const bare = await get(`/main/jobs/${plain.id}`);
+  assert.deepEqual([bare.priority, bare.group, bare.group_concurrency, bare.dedupe, bare.holds_dedupe], ['normal', null, null, null, false]);
+
+  await act('/main/resume');
+  const failed = await queue.enqueue(boom, {}, { priority: 'low', dedupe: { key: 'once', mode: 'debounce', delayMs: 1 } });
+  for (const job of [tagged, plain, failed]) await settled(job.id);
+  const letter = (await get('/main/jobs?status=dead')).jobs.find((j: { id: string }) => j.id === failed.id);
+  assert.deepEqual([letter.priority, letter.group, letter.dedupe], ['low', null, { mode: 'debounce', key: 'once' }], 'from the job\'s record');
+  assert.equal((await get(`/main/jobs/${failed.id}`)).holds_dedupe, false, 'an ended job lets its key go');
+  assert.equal((await get(`/main/jobs/${tagged.id}`)).holds_dedupe, false);
 });
 
 test('retry: one failed job runs again, its dead letter goes; a second retry skips it; dead and failed in bulk', async () => {

@@ -406,8 +406,20 @@ export interface components {
             max_tries: number;
             /** @description The principal that enqueued it. */
             owner: string | null;
-            /** @description The level it waits with. */
+            /** @description The level it waits with (a dead letter whose record expired: normal, as its replay). */
             priority: "high" | "normal" | "low";
+            /** @description Its concurrency group (defineJob `group`); null: none. */
+            group: string | null;
+            /** @description The dedupe key it was enqueued with; null: none. */
+            dedupe: {
+                mode: "throttle" | "debounce";
+                /** @description The dedupe key as it was given (per owner and job name). */
+                key: string;
+            } | null;
+            /** @description At most this many jobs of its group run at once; null without a group. */
+            group_concurrency: number | null;
+            /** @description Its dedupe key resolves to it now: an enqueue with the key would be throttled or debounced into it. */
+            holds_dedupe: boolean;
             payload: unknown;
             result: unknown;
             error: string | null;
@@ -452,6 +464,16 @@ export interface components {
             enqueued_at: string | null;
             finished_at: string | null;
             error: string | null;
+            /** @description The level it waits with (a dead letter whose record expired: normal, as its replay). */
+            priority: "high" | "normal" | "low";
+            /** @description Its concurrency group (defineJob `group`); null: none. */
+            group: string | null;
+            /** @description The dedupe key it was enqueued with; null: none. */
+            dedupe: {
+                mode: "throttle" | "debounce";
+                /** @description The dedupe key as it was given (per owner and job name). */
+                key: string;
+            } | null;
         };
         AdminQueue: {
             name: string;

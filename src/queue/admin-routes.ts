@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { HttpError, ProblemSchema } from '../errors.ts';
 import { createRouter, defineDependency } from '../router/index.ts';
-import { InvalidCursor, MAX_PAGE, MAX_PER_REQUEST, OPERATOR_STATUSES, QueueOperator, type JobDetail, type JobRow, type QueueOverview } from './operator.ts';
+import { InvalidCursor, MAX_PAGE, MAX_PER_REQUEST, OPERATOR_STATUSES, QueueOperator, type JobDetail, type JobRow, type JobTraits, type QueueOverview } from './operator.ts';
 import { PRIORITIES } from './keys.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 
@@ -71,6 +71,16 @@ const QueueSummary = Type.Object({
   }), { description: 'Live workers (heartbeat within the lease).' }),
 }, { $id: 'AdminQueue' });
 
+// What decides when a job runs, in its row and its detail.
+const Traits = {
+  priority: Type.Union(PRIORITIES.map((p) => Type.Literal(p)), { description: 'The level it waits with (a dead letter whose record expired: normal, as its replay).' }),
+  group: Type.Union([Type.String(), Type.Null()], { description: 'Its concurrency group (defineJob `group`); null: none.' }),
+  dedupe: Type.Union([Type.Object({
+    mode: Type.Union([Type.Literal('throttle'), Type.Literal('debounce')]),
+    key: Type.String({ description: 'The dedupe key as it was given (per owner and job name).' }),
+  }), Type.Null()], { description: 'The dedupe key it was enqueued with; null: none.' }),
+};
+
 const JobRowSchema = Type.Object({
   id: JobId,
   name: Type.String(),
@@ -81,6 +91,7 @@ const JobRowSchema = Type.Object({
   enqueued_at: Time,
   finished_at: Time,
   error: Type.Union([Type.String(), Type.Null()]),
+  ...Traits,
 }, { $id: 'AdminJobRow' });
 
 const JobPageSchema = Type.Object({
@@ -95,7 +106,9 @@ const JobDetailSchema = Type.Object({
   attempt: Count('Attempts started.'),
   max_tries: Count('Attempts allowed.'),
   owner: Type.Union([Type.String(), Type.Null()], { description: 'The principal that enqueued it.' }),
-  priority: Type.Union(PRIORITIES.map((p) => Type.Literal(p)), { description: 'The level it waits with.' }),
+  ...Traits,
+  group_concurrency: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'At most this many jobs of its group run at once; null without a group.' }),
+  holds_dedupe: Type.Boolean({ description: 'Its dedupe key resolves to it now: an enqueue with the key would be throttled or debounced into it.' }),
   payload: Type.Unknown(),
   result: Type.Unknown(),
   error: Type.Union([Type.String(), Type.Null()]),
@@ -130,13 +143,16 @@ function queueView(o: QueueOverview) {
   };
 }
 
+const traitsView = (t: JobTraits) => ({ priority: t.priority, group: t.group, dedupe: t.dedupe });
+
 const rowView = (r: JobRow) => ({
   id: r.id, name: r.name, status: r.status, attempt: r.attempt, max_tries: r.maxTries, entered_at: new Date(r.enteredAt).toISOString(),
-  enqueued_at: iso(r.enqueuedAt), finished_at: iso(r.finishedAt), error: r.error,
+  enqueued_at: iso(r.enqueuedAt), finished_at: iso(r.finishedAt), error: r.error, ...traitsView(r),
 });
 
 const detailView = (j: JobDetail) => ({
-  id: j.id, name: j.name, status: j.status, attempt: j.attempt, max_tries: j.maxTries, owner: j.owner, priority: j.priority, payload: j.payload, result: j.result,
+  id: j.id, name: j.name, status: j.status, attempt: j.attempt, max_tries: j.maxTries, owner: j.owner, ...traitsView(j),
+  group_concurrency: j.groupConcurrency, holds_dedupe: j.holdsDedupe, payload: j.payload, result: j.result,
   error: j.error, stack: j.stack, progress: j.progress, enqueued_at: iso(j.enqueuedAt), scheduled_for: iso(j.scheduledFor),
   started_at: iso(j.startedAt), finished_at: iso(j.finishedAt),
   attempts: j.attempts.map((a) => ({ attempt: a.attempt, worker: a.worker, started_at: iso(a.startedAt), ended_at: iso(a.endedAt), outcome: a.outcome })),

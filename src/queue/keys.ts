@@ -94,6 +94,24 @@ export const GROUP = 'workers';
 /** Approximate cap of the dead-letter stream (MAXLEN ~): the oldest letters go first. */
 export const DEAD_LETTER_MAX = 10_000;
 
+/**
+ * The key a dedupe key was given as (`dedupe(owner, job, key)`'s `key`), read back from the Redis key a job hash names
+ * in `dedupe` (after its mode character); null for one not of this queue's form.
+ */
+export function dedupeKeyGiven(base: string, redisKey: string): string | null {
+  const prefix = `${base}dedupe:`;
+  if (!redisKey.startsWith(prefix)) return null;
+  let at = prefix.length;
+  // Two length-prefixed parts (owner, job name), then the key.
+  for (let part = 0; part < 2; part++) {
+    const colon = redisKey.indexOf(':', at);
+    const length = Number(redisKey.slice(at, colon));
+    if (colon < 0 || !Number.isInteger(length) || redisKey[colon + 1 + length] !== ':') return null;
+    at = colon + length + 2;
+  }
+  return redisKey.slice(at);
+}
+
 export function queueKeys(prefix: string, queue: string): QueueKeys {
   const base = `${prefix}q:{${queue}}:`;
   const jobPrefix = `${base}job:`;

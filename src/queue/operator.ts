@@ -3,7 +3,7 @@
 // bounded like the producer's (HttpError 503 when Redis does not answer), and every action is idempotent and
 // answers what it did as counts. On a partitioned queue every call is its partitions' calls merged (bottom of
 // this file): counts summed, listings merged newest first, actions on ids sent to the partitions holding them.
-import { INDEXED_STATUSES, PRIORITIES, type Priority } from './keys.ts';
+import { dedupeKeyGiven, INDEXED_STATUSES, PRIORITIES, type Priority } from './keys.ts';
 import { partitionIndex } from './partitions.ts';
 import { JOB_ID_PATTERN, type Queue } from './queue.ts';
 import { runScript, SCRIPTS } from './scripts.ts';
@@ -37,7 +37,20 @@ export interface WorkerView {
   lastHeartbeat: number | null;
 }
 
-export interface JobRow {
+/** The dedupe key a job was enqueued with (`dedupe`), as given, and its mode. */
+export interface DedupeView {
+  mode: 'throttle' | 'debounce';
+  key: string;
+}
+
+/** What a job was enqueued with that decides when it runs: its level, its group, its dedupe key. */
+export interface JobTraits {
+  priority: Priority;
+  group: string | null;
+  dedupe: DedupeView | null;
+}
+
+export interface JobRow extends JobTraits {
   id: string;
   name: string;
   status: string;
@@ -65,14 +78,17 @@ export interface AttemptView {
   outcome: string;
 }
 
-export interface JobDetail {
+export interface JobDetail extends JobTraits {
   id: string;
   name: string;
   status: string;
   attempt: number;
   maxTries: number;
   owner: string | null;
-  priority: Priority;
+  /** The group's concurrency limit it was enqueued with; null without a group. */
+  groupConcurrency: number | null;
+  /** Whether its dedupe key resolves to it now (an enqueue with the key would be deduped into it). */
+  holdsDedupe: boolean;
   payload: unknown;
   result: unknown;
   error: string | null;
@@ -124,6 +140,19 @@ const olderEntry = (a: string, b: string): boolean => {
 };
 
 export class InvalidCursor extends Error {}
+
+/** The job hash fields `traits` reads, in its order. */
+const TRAIT_FIELDS = ['prio', 'group', 'dedupe'];
+
+/** A job's traits from its hash fields `prio`, `group`, `dedupe` (absent: normal, none, none). */
+function traits(base: string, [prio, group, dedupe]: (string | null | undefined)[]): JobTraits {
+  const key = dedupe ? dedupeKeyGiven(base, dedupe.slice(1)) : null;
+  return {
+    priority: (prio ?? 'normal') as Priority,
+    group: group ?? null,
+    dedupe: key === null ? null : { mode: dedupe![0] === 't' ? 'throttle' : 'debounce', key },
+  };
+}
 
 const FINAL_OUTCOMES: Record<string, string | undefined> = { complete: 'complete', failed: 'fail', aborted: 'abort' };
 
@@ -209,23 +238,32 @@ export class QueueOperator {
   async #rows(ids: string[]): Promise<(Omit<JobRow, 'enteredAt'> | null)[]> {
     const { redis, keys: k } = this.queue;
     const fields = await this.queue.bounded(Promise.all(ids.map((id) =>
-      redis.hmGet(k.job(id), ['name', 'status', 'attempt', 'max_tries', 'enqueued_at', 'finished_at', 'error']))));
+      redis.hmGet(k.job(id), ['name', 'status', 'attempt', 'max_tries', 'enqueued_at', 'finished_at', 'error', ...TRAIT_FIELDS]))));
     return fields.map((f, i) => (f[1] === null ? null : {
       id: ids[i], name: f[0] ?? '', status: f[1], attempt: Number(f[2] ?? 0), maxTries: Number(f[3] ?? 0),
-      enqueuedAt: num(f[4]), finishedAt: num(f[5]), error: f[6] ?? null,
+      enqueuedAt: num(f[4]), finishedAt: num(f[5]), error: f[6] ?? null, ...traits(k.base, f.slice(7)),
     }));
   }
 
-  /** Dead letters, newest first: the dead-letter stream read backwards from the cursor's entry. */
+  /**
+   * Dead letters, newest first: the dead-letter stream read backwards from the cursor's entry. A letter carries no
+   * traits: they come from the job's record while it lasts (a replay after it expired runs at normal, without any).
+   */
   #listDead(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
+    const { redis, keys: k } = this.queue;
     return this.#pageBackwards(this.#endAt(cursor), limit, name, async (to) => {
-      const letters = (await this.queue.bounded(this.queue.redis.sendCommand(['XREVRANGE', this.queue.keys.dead, to, '-', 'COUNT', String(limit)]))) as [string, string[]][];
-      return letters.map(([entry, list]) => {
+      const letters = (await this.queue.bounded(redis.sendCommand(['XREVRANGE', k.dead, to, '-', 'COUNT', String(limit)]))) as [string, string[]][];
+      const fields = letters.map(([, list]) => {
         const f: Record<string, string> = {};
         for (let i = 0; i < list.length; i += 2) f[list[i]] = list[i + 1];
+        return f;
+      });
+      const held = await this.queue.bounded(Promise.all(fields.map((f) => redis.hmGet(k.job(f.id), TRAIT_FIELDS))));
+      return letters.map(([entry], i) => {
+        const f = fields[i];
         return [entry, {
           id: f.id, name: f.name, status: 'dead', attempt: Number(f.max_tries), maxTries: Number(f.max_tries),
-          enteredAt: Number(f.failed_at), enqueuedAt: null, finishedAt: Number(f.failed_at), error: f.error ?? null,
+          enteredAt: Number(f.failed_at), enqueuedAt: null, finishedAt: Number(f.failed_at), error: f.error ?? null, ...traits(k.base, held[i]),
         }];
       });
     });
@@ -341,18 +379,18 @@ export class QueueOperator {
         endedAt: h.status === 'in_progress' ? null : num(h.finished_at), outcome: final ?? 'running',
       });
     }
-    let dead = false;
-    if (h.letter !== undefined) {
-      const letter = (await this.queue.bounded(redis.sendCommand(['XRANGE', k.dead, h.letter, h.letter]))) as unknown[];
-      dead = letter.length > 0;
-    }
+    const [letter, dedupeHolder] = await this.queue.bounded(Promise.all([
+      h.letter === undefined ? [] : redis.sendCommand(['XRANGE', k.dead, h.letter, h.letter]) as Promise<unknown[]>,
+      h.dedupe === undefined ? null : redis.get(h.dedupe.slice(1)),
+    ]));
     return {
-      id, name: h.name, status: h.status, attempt: Number(h.attempt), maxTries: Number(h.max_tries), owner: h.owner ?? null, priority: (h.prio ?? 'normal') as Priority,
+      id, name: h.name, status: h.status, attempt: Number(h.attempt), maxTries: Number(h.max_tries), owner: h.owner ?? null,
+      ...traits(k.base, TRAIT_FIELDS.map((f) => h[f])), groupConcurrency: h.group === undefined ? null : Number(h.group_max), holdsDedupe: dedupeHolder === id,
       payload: json(h.payload), result: json(h.result), error: h.error ?? null, stack: h.stack ?? null, progress: num(h.progress),
       enqueuedAt: num(h.enqueued_at), scheduledFor: num(h.scheduled_for), startedAt: num(h.started_at), finishedAt: num(h.finished_at),
       attempts,
       logs: (h.logs ?? '').split('\n').filter((l) => l !== '').map(json),
-      dead,
+      dead: letter.length > 0,
     };
   }
 

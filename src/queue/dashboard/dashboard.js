@@ -75,6 +75,7 @@ function fail(err) {
 const when = (iso) => (iso === null ? '—' : new Date(iso).toLocaleString());
 const ago = (ms) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
 const json = (value) => (value === null || value === undefined ? '—' : JSON.stringify(value, null, 2));
+const dedupeText = (dedupe) => (dedupe === null ? '—' : `${dedupe.mode}: ${dedupe.key}`);
 
 function confirmAction(text, label) {
   const dialog = $('confirm');
@@ -286,6 +287,9 @@ function renderList(jobs) {
     h('td', { class: 'mono', text: job.id }),
     h('td', { text: job.name }),
     h('td', { class: `status-${job.status}`, text: job.status.replace('_', ' ') }),
+    h('td', { class: `priority-${job.priority}`, text: job.priority }),
+    h('td', { class: 'key', title: job.group ?? undefined, text: job.group ?? '—' }),
+    h('td', { class: 'key', title: job.dedupe === null ? undefined : dedupeText(job.dedupe), text: dedupeText(job.dedupe) }),
     h('td', { class: 'num', text: `${job.attempt} / ${job.max_tries}` }),
     h('td', { text: when(job.entered_at) }),
     h('td', { class: 'error-text', text: job.error ?? '' }));
@@ -332,12 +336,19 @@ function renderDetail(queue, job) {
   $('detail').hidden = false;
   $('detail-title').textContent = `Job ${job.id} (${job.name}) in ${queue}`;
   const fields = [
-    ['Status', job.status.replace('_', ' ') + (job.dead ? ' (dead letter)' : '')], ['Attempt', `${job.attempt} of ${job.max_tries}`],
+    ['Status', job.status.replace('_', ' ') + (job.dead ? ' (dead letter)' : ''), 'status'], ['Attempt', `${job.attempt} of ${job.max_tries}`],
     ['Enqueued', when(job.enqueued_at)], ['Scheduled for', when(job.scheduled_for)],
     ['Started', when(job.started_at)], ['Finished', when(job.finished_at)],
     ['Progress', job.progress === null ? '—' : String(job.progress)], ['Owner', job.owner ?? '—'],
+    ['Priority', job.priority, 'priority'],
+    ['Group', job.group === null ? '—' : `${job.group} (at most ${job.group_concurrency} at once)`, 'group'],
+    // Whether the key still resolves to this job: it lets go when the job starts (debounce) or ends, or when
+    // another job held it as this one was retried.
+    ['Dedupe key', job.dedupe === null ? '—' : `${dedupeText(job.dedupe)} (${job.holds_dedupe ? 'resolves to this job' : 'resolves to it no more'})`, 'dedupe'],
   ];
-  $('detail-fields').replaceChildren(...fields.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, class: k === 'Status' ? `status-${job.status}` : undefined, dataset: k === 'Status' ? { field: 'status' } : undefined })]));
+  $('detail-fields').replaceChildren(...fields.flatMap(([k, v, field]) => [h('dt', { text: k }), h('dd', {
+    text: v, class: field === 'status' ? `status-${job.status}` : undefined, dataset: field === undefined ? undefined : { field },
+  })]));
   $('detail-payload').textContent = json(job.payload);
   $('detail-result').textContent = json(job.result);
   $('detail-error-pane').hidden = job.error === null;
