@@ -1,6 +1,7 @@
 // Debounce and throttle against a real Redis: what a dedupe key resolves to while its job waits, runs and after it
-// ends; the debounce's pushed-back start and its cap; several producers at once; owners kept apart; over HTTP;
-// and a 503 that applied nothing when Redis hangs or is killed mid-enqueue.
+// ends; the debounce's pushed-back start and its cap; the key of a failed job an operator retries or replays;
+// several producers at once; owners kept apart; over HTTP; and a 503 that applied nothing when Redis hangs or is
+// killed mid-enqueue.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { Type } from '@sinclair/typebox';
@@ -47,7 +48,20 @@ const sync = defineJob({
   },
 });
 
-const JOBS = [...TEST_JOBS, digest, sync];
+/** Throttled per user, one try: fails for good while the key `down` is set (an operator then runs it again). */
+const push = defineJob({
+  name: 'test.push',
+  payload: Type.Object({ user: Type.String() }),
+  maxTries: 1,
+  dedupe: { key: (p) => p.user, mode: 'throttle' },
+  handler: async (_p, ctx) => {
+    if (await ctx.redis.exists('down')) throw new Error('provider down');
+    await ctx.redis.incr(`pushes:${ctx.jobId}`);
+    return null;
+  },
+});
+
+const JOBS = [...TEST_JOBS, digest, sync, push];
 
 function worker(): Worker {
   const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 2000, graceMs: 500, blockMs: 100, promoteEveryMs: 10 });
@@ -115,6 +129,45 @@ test('throttle by an enqueue option: a deferred job holds its key until due; abo
   await assert.rejects(queue.enqueue(digest, { user: 'u', text: 't' }, { delayMs: 5 }), /no delayMs or runAt/);
   assert.throws(() => defineJob({ name: 'x', payload: Type.Object({}), handler: async () => null, dedupe: { key: () => 'k', mode: 'debounce', delayMs: 100, maxWaitMs: 50 } }), /maxWaitMs/);
 });
+
+for (const rerun of ['retry', 'replay'] as const) {
+  test(`${rerun}: a failed job queued again takes its dedupe key back unless another live job holds it`, async () => {
+    const operator = new QueueOperator(queue);
+    await redis.set('down', '1');
+    await worker().ready;
+    const lone = await queue.enqueue(push, { user: 'lone' });
+    const ousted = await queue.enqueue(push, { user: 'taken' });
+    await until(async () => (await statusOf(lone.id)) === 'failed' && (await statusOf(ousted.id)) === 'failed', 10_000, 'both to fail');
+    // A failed job holds no key: the next enqueue of 'taken' is a new job, which holds it.
+    await operator.pause();
+    const holder = await queue.enqueue(push, { user: 'taken' });
+    assert.ok(holder.created);
+    if (rerun === 'retry') assert.deepEqual(await operator.retry([lone.id, ousted.id]), { retried: 2, skipped: 0 });
+    else assert.equal(await queue.replayDead(), 2);
+    assert.deepEqual([await statusOf(lone.id), await statusOf(ousted.id)], ['queued', 'queued']);
+
+    throttled(await queue.enqueue(push, { user: 'lone' }), lone.id, 'queued');
+    throttled(await queue.enqueue(push, { user: 'taken' }), holder.id, 'queued');
+    const shown = await Promise.all([lone, ousted, holder].map(async (j) => {
+      const detail = (await operator.job(j.id))!;
+      return [detail.dedupe, detail.holdsDedupe];
+    }));
+    assert.deepEqual(shown, [
+      [{ mode: 'throttle', key: 'lone' }, true],
+      [{ mode: 'throttle', key: 'taken' }, false],
+      [{ mode: 'throttle', key: 'taken' }, true],
+    ], 'operators see which job each key resolves to');
+    // The job that ran without its key ends: the key stays with its holder.
+    assert.deepEqual(await operator.delete([ousted.id]), { deleted: 1, running: 0 });
+    throttled(await queue.enqueue(push, { user: 'taken' }), holder.id, 'queued');
+
+    await redis.del('down');
+    await operator.resume();
+    await until(async () => (await statusOf(lone.id)) === 'complete' && (await statusOf(holder.id)) === 'complete', 10_000, 'both to run');
+    assert.deepEqual([await redis.get(`pushes:${lone.id}`), await redis.get(`pushes:${holder.id}`)], ['1', '1'], 'each ran once');
+    for (const user of ['lone', 'taken']) assert.equal(await redis.exists(queue.keys.dedupe('', push.name, user)), 0, `${user}: let go once its job ended`);
+  });
+}
 
 test('debounce: each enqueue takes the new payload and pushes the start back, capped at maxWaitMs from the first; one run', async () => {
   const t0 = clock.now();

@@ -75,7 +75,8 @@ export interface QueueKeys {
   idempotency(owner: string, key: string): string;
   /**
    * String naming the live job a dedupe key resolves to, per owner and job name; the job's hash names the key back
-   * (`dedupe`), and the scripts that start or end it delete the key (lua/lib/indexes.lua, releaseDedupe).
+   * (`dedupe`), the scripts that start or end it delete the key (lua/lib/indexes.lua, releaseDedupe), and an
+   * operator's retry or replay of it sets the key again if free (lua/lib/dedupe.lua, retakeDedupe).
    */
   dedupe(owner: string, job: string, key: string): string;
 }

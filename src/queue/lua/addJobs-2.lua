@@ -1,8 +1,8 @@
 --[[ Enqueue the jobs producers asked for during one event-loop turn. Nothing at all when the call arrives past
   its deadline: by then its callers have answered 503 "not applied", so the jobs must not run later. Per job:
   return the existing job when it is the same job again (by its id, or by an idempotency-key index naming an id);
-  else resolve it to the live job its dedupe key names (throttle: as it is; debounce: with the new payload and a
-  later start); else create its hash and either append it to the stream (queued) or schedule it (deferred).
+  else resolve it to the live job its dedupe key names (lib/dedupe.lua, HELD; throttle: as it is; debounce: with the
+  new payload and a later start); else create its hash and either append it to the stream (queued) or schedule it (deferred).
   KEYS[1] stream (normal priority; a job of another priority goes to its own, indexes.lua streamOf)
   KEYS[2] delayed zset
   ARGV[1] job key prefix   ARGV[2] now (ms, the producer's clock: enqueued_at)   ARGV[3] deadline (ms, compared
@@ -16,8 +16,6 @@
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[3]) then return -1 end
 local now = tonumber(ARGV[2])
--- What a dedupe key resolves to: a throttled job until it ends, a debounced one until it starts.
-local HELD = { t = { deferred = true, queued = true, in_progress = true, retrying = true }, d = { deferred = true, queued = true } }
 local replies = {}
 for i = 5, #ARGV, 13 do
   local id, name, payload, maxTries, runAt, same, keep, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]

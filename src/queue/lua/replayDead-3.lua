@@ -1,6 +1,7 @@
 --[[ Re-enqueue the oldest dead letters as fresh jobs (attempt 0) under their old ids, and drop them from the
   dead-letter stream. A dead letter whose job has since been re-run is dropped without a replay.
-  A job runs at the priority its record still names (normal once the record expired).
+  A job runs at the priority its record still names (normal once the record expired), and takes back the dedupe key
+  its record names unless another live job holds it (lib/dedupe.lua, retakeDedupe).
   KEYS[1] dead-letter stream   KEYS[2] stream (normal priority)   KEYS[3] stats hash
   ARGV[1] job key prefix   ARGV[2] now (ms)   ARGV[3] most to replay   ARGV[4] queue key base
   ARGV[5] the newest letter to replay ('+': any)
@@ -11,7 +12,7 @@ for _, letter in ipairs(letters) do
   local f = {}
   for i = 1, #letter[2], 2 do f[letter[2][i]] = letter[2][i + 1] end
   local key = ARGV[1] .. f.id
-  local job = redis.call('HMGET', key, 'status', 'prio')
+  local job = redis.call('HMGET', key, 'status', 'prio', 'dedupe')
   local status = job[1]
   if not status or status == 'failed' then
     local entry = redis.call('XADD', streamOf(ARGV[4], job[2]), '*', 'id', f.id)
@@ -20,6 +21,7 @@ for _, letter in ipairs(letters) do
       'max_tries', f.max_tries, 'keep_s', f.keep_s, 'enqueued_at', ARGV[2], 'entry', entry)
     redis.call('PERSIST', key)
     indexMove(ARGV[4], f.id, status, 'queued', ARGV[2])
+    retakeDedupe(ARGV[1], job[3], f.id)
     redis.call('PUBLISH', key, redis.call('HINCRBY', key, 'rev', 1) .. ' queued')
     redis.call('HINCRBY', KEYS[3], 'replayed', 1)
     replayed = replayed + 1
