@@ -176,6 +176,7 @@ export const STARTUP_ERRORS = {
   SKIFF_ADDRESS_UNUSABLE: 'The address cannot be listened on (a privileged port, a host that is not this machine): change HOST/PORT.',
   SKIFF_NO_REDIS: 'No Redis is reachable and redis-server is not installed: install it or set REDIS_URL.',
   SKIFF_REDIS_EVICTION: 'REDIS_REQUIRE_NOEVICTION is set and a Redis master may evict keys: set `maxmemory-policy noeviction` on it.',
+  SKIFF_QUEUE_PARTITIONS: 'QUEUE_PARTITIONS differs from the count the queue recorded in Redis: set the recorded one, or change it on an empty queue (docs/SCALING.md).',
 } as const;
 
 export type StartupErrorCode = keyof typeof STARTUP_ERRORS;

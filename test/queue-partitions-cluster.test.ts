@@ -2,17 +2,19 @@
 // live on three different masters (CLUSTER KEYSLOT and CLUSTER SLOTS agree), and the Redis commands that enqueueing
 // and running jobs cost split across the masters within 33 % ± 10 % each, counted with INFO commandstats on every
 // master: the evidence that a partitioned queue's work scales with the masters (a queue of one partition puts it all
-// on one). Nothing else runs on this cluster.
+// on one). A grouped job's idempotency key and the job itself sit on different masters and still find each other;
+// the partition count is recorded and checked there too. Nothing else runs on this cluster.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
-import { createQueue, startWorker, type Queue } from '../src/queue/index.ts';
+import { createQueue, QueuePartitionsError, startWorker, type Queue } from '../src/queue/index.ts';
+import { partitionIndex } from '../src/queue/partitions.ts';
 import { startTestCluster, type TestCluster } from './support/redis-cluster.ts';
 import { keySlot } from './support/redis-slot.ts';
 import { until } from './support/queue.ts';
-import { echo, TEST_JOBS } from './support/queue-jobs.ts';
+import { echo, tenantJob, TEST_JOBS } from './support/queue-jobs.ts';
 
 const log = createLogger('silent');
 const JOBS = 3000;
@@ -93,4 +95,19 @@ test('the same work on a queue of one partition lands on one master', async (t) 
   const single = createQueue({ redis, prefix: 'skiff:', name: 'single', jobs: TEST_JOBS, commandTimeoutMs: 5000 });
   const shares = await commandShares(single, 600, (line) => t.diagnostic(line));
   assert.ok(Math.max(...shares) > 0.9, `shares ${shares.map((s) => s.toFixed(3))}`);
+});
+
+test('a grouped job lives in its group\'s partition, its idempotency key in the key\'s, on another master: retries find it; the count is recorded', async () => {
+  const grouped = createQueue({ redis, prefix: 'skiff:', name: 'grouped', jobs: TEST_JOBS, commandTimeoutMs: 5000, partitions: 3 });
+  await grouped.checkPartitions();
+  await assert.rejects(createQueue({ redis, prefix: 'skiff:', name: 'grouped', jobs: [], partitions: 2 }).checkPartitions(), QueuePartitionsError);
+  const home = partitionIndex('group:acme', 3);
+  const keys = Array.from({ length: 12 }, (_, i) => `order-${i}`).filter((k) => partitionIndex(`0::${k}`, 3) !== home);
+  assert.ok(keys.length >= 3, 'keys whose index is on another master than the group\'s jobs');
+  const first = await Promise.all(keys.map((key) => grouped.enqueue(tenantJob, { tenant: 'acme', ms: 0 }, { idempotencyKey: key })));
+  assert.ok(first.every((h) => h.created && partitionIndex(h.id, 3) === home));
+  const again = await Promise.all(keys.map((key) => grouped.enqueue(tenantJob, { tenant: 'acme', ms: 0 }, { idempotencyKey: key })));
+  assert.deepEqual(again.map((h) => [h.id, h.created]), first.map((h) => [h.id, false]));
+  await assert.rejects(grouped.enqueue(tenantJob, { tenant: 'acme', ms: 1 }, { idempotencyKey: keys[0] }), { status: 409 });
+  assert.equal((await grouped.getJob(first[1]!.id))?.status, 'queued');
 });

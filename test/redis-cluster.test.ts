@@ -105,6 +105,11 @@ test('jobs run, retry, report progress over SSE, abort, die and replay on the cl
   const dead = await testQueue.enqueue(flaky, { failures: 5 });
   assert.equal((await jobEnd(jobsApp, dead.id)).status, 'failed');
   assert.equal(await testQueue.replayDead(), 1);
+
+  // The first process records the queue's partition count; the next finds it.
+  await testQueue.checkPartitions();
+  await testQueue.checkPartitions();
+  assert.equal(await redis.get(testQueue.keys.partitionCount), '1');
 });
 
 test('an export refused by its quota releases the Idempotency-Key; a released reservation stops counting', async () => {

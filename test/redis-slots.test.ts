@@ -62,6 +62,7 @@ const CALLS: Record<string, ScriptCall> = {
   'queue/promoteJob-2.lua': { keys: [q.delayed, q.stream], derived: queueDerived },
   'ratelimit/spend-n.lua': { keys: [policyKey(prefix, 'alice', 'burst'), policyKey(prefix, 'alice', 'daily')] },
   'queue/listJobs-1.lua': { keys: [q.status('complete')], derived: queueDerived },
+  'queue/setIfAbsent-1.lua': { keys: [q.idempotency('alice', 'k1')], derived: [q.partitionCount] },
 };
 
 // Multi-key commands issued outside scripts (a MULTI is one slot too on a cluster).

@@ -6,7 +6,7 @@
 import { loadConfigOrExit } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { closeRedis, createRedis, pingRedis } from '../redis/index.ts';
-import { createQueue } from './queue.ts';
+import { createQueue, QueuePartitionsError } from './queue.ts';
 
 const USAGE = 'usage: npm run queue -- check | stats | inspect <id> | replay-dead [--limit N]';
 
@@ -25,6 +25,14 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       await new Promise((r) => setTimeout(r, 100));
+    }
+    // Read without recording: a shell with another QUEUE_PARTITIONS would show or replay part of the queue.
+    try {
+      await queue.checkPartitions(false);
+    } catch (err) {
+      if (!(err instanceof QueuePartitionsError)) throw err;
+      out(`skiff: ${err.message}`);
+      return 1;
     }
     switch (command) {
       case 'check': {

@@ -1,6 +1,6 @@
 // Public face of the job queue: define jobs, enqueue and inspect them (producers), run them (workers).
 export { defineJob, backoffDelay, jobVisibleTo, jobView, JOB_STATUSES, TERMINAL_STATUSES, type JobDefinition, type JobSpec, type Dedupe, type JobDedupe, type JobContext, type JobStatus, type JobRecord, type Backoff } from './job.ts';
-export { createQueue, JOB_ID_PATTERN, Queue, DEFAULT_RETENTION, type Keep, type QueueOptions, type EnqueueOptions, type JobHandle, type AbortOutcome, type QueueStats } from './queue.ts';
+export { createQueue, JOB_ID_PATTERN, Queue, QueuePartitionsError, DEFAULT_RETENTION, type Keep, type QueueOptions, type EnqueueOptions, type JobHandle, type AbortOutcome, type QueueStats } from './queue.ts';
 export { startWorker, STOP_SLACK_MS, type Worker, type WorkerOptions } from './worker.ts';
 export { JobInterrupted } from './attempt.ts';
 export { cron, parseCron, cronNext, scheduleCron, MAX_TIMER_MS, type CronEntry, type CronClock } from './cron.ts';

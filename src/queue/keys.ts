@@ -62,6 +62,11 @@ export interface QueueKeys {
   readonly rate: string;
   /** Set while the queue is paused: startJobs-4 starts nothing. */
   readonly paused: string;
+  /**
+   * String: the partition count (QUEUE_PARTITIONS) the queue's first process recorded; every process compares its
+   * own with it at start (Queue.checkPartitions). Read in partition 0's key set, the queue's own.
+   */
+  readonly partitionCount: string;
   /** Hash: processed and failed jobs per minute, a 60-slot ring (lua/lib/indexes.lua). */
   readonly minutes: string;
   /** Hash: consumer → JSON of what operators see of it (host, pid, running, jobs, beat), written by heartbeat-2. */
@@ -135,6 +140,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     groupTurn: (group) => `${base}group-turn:${group}`,
     rate: `${base}rate`,
     paused: `${base}paused`,
+    partitionCount: `${base}partitions`,
     minutes: `${base}minutes`,
     workerInfo: `${base}worker-info`,
     abortChannel: `${base}abort`,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { systemClock, type Clock } from '../clock.ts';
-import { HttpError, RETRY_AFTER_S, unavailableError } from '../errors.ts';
+import { HttpError, RETRY_AFTER_S, SkiffStartupError, unavailableError } from '../errors.ts';
 import { GUARD_GRACE_MS, RedisTimeoutError, redisFailure, waitForReplicas, withTimeout, type Redis } from '../redis/index.ts';
 import { canonicalJson } from '../schema/index.ts';
 import { checkDedupe, checkPriority, parseJobHash, type Dedupe, type JobDefinition, type JobRecord, type JobStatus } from './job.ts';
@@ -38,14 +38,16 @@ export interface QueueOptions {
   /**
    * How many key sets (slots) the queue spreads over (QUEUE_PARTITIONS, default 1): partition 0 is the queue's
    * own keys, the others queues named `name#k` (src/queue/partitions.ts). Every process of a queue must use the
-   * same count: a job's partition follows from its id and the count.
+   * same count: a job's partition follows from its id and the count. checkPartitions() records it in Redis on
+   * first use and refuses another.
    */
   partitions?: number;
   /**
    * At most `jobs` job starts in any `perMs`, across all the queue's workers (e.g. a third-party API that allows
    * 10 calls a second: `{ jobs: 10, perMs: 1000 }`). Jobs past it wait, queued, and start as it allows. Workers
-   * enforce it: give it to the queue the workers use. It is kept per key set: with `partitions` n, each partition
-   * allows it (n times it in all).
+   * enforce it: give it to the queue the workers use. Each key set keeps its own count, so with `partitions` n the
+   * limit is split: partition p allows floor(jobs / n), plus 1 for the first jobs mod n partitions (jobs ≥ n). A
+   * partition's unused share is not lent to the others: jobs that all sit in one partition start at its share.
    */
   rateLimit?: { jobs: number; perMs: number };
 }
@@ -103,9 +105,11 @@ export interface EnqueueOptions {
   /** The level it waits with, instead of the definition's `priority` (default `normal`). */
   priority?: Priority;
   /**
-   * On a partitioned queue, the jobs of one key go to one partition (e.g. a tenant, so their order and limits stay
-   * within one key set); default: the idempotency key, else the dedupe key, else the next partition in turn. A
-   * given `id` decides the partition instead (its hash): give either.
+   * On a partitioned queue, the jobs of one key go to one partition (e.g. a tenant, so their order stays within
+   * one key set); default: the dedupe key, else the idempotency key, else the next partition in turn. A given `id`
+   * decides the partition instead (its hash): give either. A job with a `group` goes to its group's partition, so
+   * the group's limit is exact: it takes neither an `id` nor a `partitionKey` there (an `idempotencyKey` makes
+   * its retries safe), and its dedupe key is matched among the jobs of that partition.
    */
   partitionKey?: string;
 }
@@ -168,6 +172,17 @@ const queueUnavailable = (cause?: unknown) => HttpError.of('SERVICE_UNAVAILABLE'
   cause, headers: { 'retry-after': String(RETRY_AFTER_S) },
 });
 
+const conflict = () => HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
+
+/** A process whose partition count is not the one recorded for its queue: it would strand jobs or miss them. */
+export class QueuePartitionsError extends SkiffStartupError {
+  override readonly name = 'QueuePartitionsError';
+
+  constructor(detail: string) {
+    super('SKIFF_QUEUE_PARTITIONS', detail);
+  }
+}
+
 /** Job ids in URLs and keys: what randomUUID and idempotent ids produce, nothing that could escape a key. */
 export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
@@ -210,6 +225,8 @@ export class Queue {
   readonly partitions: readonly Queue[];
   /** The partition the next enqueue without a key goes to. */
   #turn = 0;
+  /** The queue this is a partition of (itself when it is none): enqueues go through it, to be routed. */
+  #whole: Queue = this;
   /** The rate limit as startJobs-4 takes it: 'jobs,perMs', '' for none. */
   readonly rateLimit: string;
   readonly #timeoutMs: number;
@@ -235,7 +252,11 @@ export class Queue {
     this.rateLimit = limit === undefined ? '' : `${limit.jobs},${limit.perMs}`;
     for (const job of options.jobs) this.jobs.set(job.name, job);
     const n = options.partitions ?? 1;
-    this.partitions = n === 1 ? [this] : partitionNames(this.name, n).map((name) => new Queue({ ...options, name, partitions: 1 }));
+    if (limit !== undefined && limit.jobs < n) throw new TypeError(`createQueue: rateLimit.jobs (${limit.jobs}) is split over the ${n} partitions and must be at least ${n}`);
+    // Each partition counts its own starts: its share of the limit, so that together they allow it once.
+    const share = (p: number) => limit && { jobs: Math.floor(limit.jobs / n) + (p < limit.jobs % n ? 1 : 0), perMs: limit.perMs };
+    this.partitions = n === 1 ? [this] : partitionNames(this.name, n).map((name, p) => new Queue({ ...options, name, partitions: 1, rateLimit: share(p) }));
+    for (const partition of this.partitions) partition.#whole = this;
   }
 
   /** The partition that holds job `id` (this queue when it has one). */
@@ -249,6 +270,8 @@ export class Queue {
    * idempotency conflict 409, an unreachable Redis 503 (and then the job was not enqueued and never runs).
    */
   async enqueue<P extends TSchema, R extends TSchema>(job: JobDefinition<P, R>, payload: Static<P>, options: EnqueueOptions = {}): Promise<JobHandle> {
+    // A partition's own enqueues (a worker's cron ticks) are routed like any other.
+    if (this.#whole !== this) return this.#whole.enqueue(job, payload, options);
     const value = job.parse(payload);
     if (!this.jobs.has(job.name)) this.jobs.set(job.name, job);
     const given = options.id;
@@ -273,25 +296,55 @@ export class Queue {
     const group = job.group === null ? '' : job.group.of(value);
     let target: Queue = this;
     let id = given;
+    let same = key !== undefined ? this.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
     const n = this.partitions.length;
     if (n > 1) {
-      // The partition that holds what the enqueue is matched against: the given id's, else the key's; else its
-      // group's, so a group's slots are in one place.
-      const routeKey = options.partitionKey
-        ?? (key !== undefined ? `${owner.length}:${owner}:${key}` : by !== '' ? `${owner.length}:${owner}:${job.name}:${by}` : undefined)
-        ?? (group !== '' ? `group:${group}` : undefined);
+      if (group !== '' && (given !== undefined || options.partitionKey !== undefined)) {
+        throw new TypeError(`enqueue ${job.name}: on a partitioned queue a job with a group goes to its group's partition; give it no id or partitionKey (an idempotencyKey makes retries safe)`);
+      }
+      // Where the job lives: what it is matched against by id or dedupe key is there too, and all of a group's
+      // slots. Its idempotency key's index lives in the key's own partition, so every job under the key finds it.
+      const idempotencyRoute = key === undefined ? undefined : `${owner.length}:${owner}:${key}`;
+      const routeKey = group !== '' ? `group:${group}` : options.partitionKey
+        ?? (by !== '' ? `${owner.length}:${owner}:${job.name}:${by}` : undefined) ?? idempotencyRoute;
       const p = given !== undefined ? partitionIndex(given, n) : routeKey !== undefined ? partitionIndex(routeKey, n) : (this.#turn = (this.#turn + 1) % n);
       target = this.partitions[p]!;
       id ??= randomIdIn(p, n);
+      if (idempotencyRoute !== undefined) {
+        const ttlS = job.keepResultS + Math.ceil(Math.max(0, runAt - this.clock.now()) / 1000);
+        id = await this.#claimKey(this.partitions[partitionIndex(idempotencyRoute, n)]!, owner, key!, id, ttlS, deadline);
+        // The key names a job placed by another group, partition key or dedupe key: not this enqueue's job.
+        if (partitionIndex(id, n) !== p) throw conflict();
+      }
+      same = same === '' ? '' : '=';
     }
-    const same = key !== undefined ? target.keys.idempotency(owner, key) : given !== undefined ? '=' : '';
     const guard = by !== '' ? target.keys.dedupe(owner, job.name, by) : '';
     const [created, status, found] = await target.#add([
       id ?? randomUUID(), job.name, same !== '' ? canonicalJson(value) : JSON.stringify(value), String(job.maxTries), String(runAt),
       same, String(job.keepResultS), owner, guard, mode, priority === 'normal' ? '' : priority, group, String(job.group?.concurrency ?? 0),
     ], deadline);
-    if (created === -1) throw HttpError.of('CONFLICT', 'This job id or idempotency key was already used with a different payload.');
+    if (created === -1) throw conflict();
     return new EnqueuedJob(target, found, created === 1, status, DEDUPED[created] ?? null);
+  }
+
+  /**
+   * On a partitioned queue, the first step of an enqueue with an idempotency key (the job is added by id after
+   * it, in its own partition): names `id` in the key's index, in `home`, unless the key names a job already.
+   * Returns the id the key names. A failure is a 503 "not enqueued": at most the index names a job that does not
+   * exist, which the next enqueue under the key creates.
+   */
+  async #claimKey(home: Queue, owner: string, key: string, id: string, ttlS: number, deadline: number): Promise<string> {
+    const now = Date.now();
+    if (deadline <= now) throw unavailableError(true);
+    try {
+      const named = await withTimeout(runScript<string | null>(this.#writes, SCRIPTS.setIfAbsent, [home.keys.idempotency(owner, key)], [id, String(ttlS)]), deadline - now + GUARD_GRACE_MS);
+      if (named !== null) return named;
+      // The job the index now names must not outlive it on the master alone.
+      if (await home.confirmWrites(this.#writes) === false) throw new Error('too few replicas acknowledged the idempotency key');
+      return id;
+    } catch (err) {
+      throw unavailableError(true, err);
+    }
   }
 
   #add(job: string[], deadline: number): Promise<[number, JobStatus, string]> {
@@ -405,6 +458,23 @@ export class Queue {
     return this.#call<number>(SCRIPTS.replayDead, [this.keys.dead, this.keys.stream, this.keys.stats], [
       this.keys.jobPrefix, String(this.clock.now()), String(limit), this.keys.base, upTo,
     ]);
+  }
+
+  /**
+   * Records the queue's partition count in Redis when none is recorded (its first process does), else compares:
+   * throws QueuePartitionsError when another count is recorded, since processes with different counts strand
+   * jobs (a producer's partition that no worker reads) and miss them (a read that asks the wrong partition). With
+   * `record` false it only compares (the CLI). Redis not answering: HttpError 503. skiff's API and worker
+   * processes call it at start; call it in processes that create a partitioned queue themselves.
+   */
+  async checkPartitions(record = true): Promise<void> {
+    const n = String(this.partitions.length);
+    const key = this.keys.partitionCount;
+    const recorded = await this.#bounded(record ? runScript<string | null>(this.redis, SCRIPTS.setIfAbsent, [key], [n, '']) : this.redis.get(key));
+    if (recorded === null || recorded === n) return;
+    throw new QueuePartitionsError(`queue ${this.name} has ${recorded} partition(s), as its first process recorded in Redis (${key}), `
+      + `and this process has QUEUE_PARTITIONS=${n}: its jobs would go where no worker reads, or be looked for where they are not. `
+      + `Set QUEUE_PARTITIONS=${recorded}; to change the count, stop every process of the queue, let it empty, and delete ${key}`);
   }
 
   /** Creates each priority's stream and the consumer group on it if missing (a first start, a Redis that lost its data). */

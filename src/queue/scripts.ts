@@ -31,6 +31,7 @@ export const SCRIPTS = {
   deleteJobs: grouping('deleteJobs-2.lua'),
   promoteJob: moving('promoteJob-2.lua'),
   listJobs: plain('listJobs-1.lua'),
+  setIfAbsent: plain('setIfAbsent-1.lua'),
 } as const;
 
 export type Script = LuaScript;

@@ -11,6 +11,7 @@ import { createQueue, queueCollector } from '../queue/index.ts';
 import { overloadCollector, overloadGuardFromConfig, rateLimitCollector, rateLimiterFromConfig } from '../ratelimit/index.ts';
 import { checkEvictionPolicy, closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
 import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
+import { checkPartitionsWhenReachable } from './queue-check.ts';
 import { serviceJobs, type Service } from './service.ts';
 
 export interface RunningApi {
@@ -47,6 +48,11 @@ export async function startApi(service: Service, config: Config, log: Logger, li
     retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis }, partitions: config.queue.partitions,
   });
   metrics.perCluster.collect(queueCollector(queue));
+  // A partition count other than the recorded one would enqueue where no worker reads: the process stops with the
+  // reason, and so does the supervisor (every sibling would fail the same way). Redis away: checked once it is back.
+  let stopping = false;
+  const partitionsChecked = checkPartitionsWhenReachable(queue, () => stopping)
+    .catch((err: unknown) => link.fatal(err instanceof Error ? err.message : String(err)));
   const app = service.app({
     config,
     log,
@@ -63,6 +69,8 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   server = createServer(app, config, log);
   countInFlight(metrics.perProcess, server.server);
   countRejected(metrics.perProcess, server);
+  // Serve no enqueue before the check, unless Redis does not answer it in time (then it goes on meanwhile).
+  await Promise.race([partitionsChecked, new Promise((resolve) => setTimeout(resolve, config.redisCommandTimeoutMs).unref())]);
   const address = await listenOrExit(server, listenTarget(config.host, config.port), apiAddress(config), link);
   log.info('listening', { address, pid: process.pid });
   const metricsServer = createServer(metricsApp(metrics, log), { ...config, cors: { ...config.cors, origins: [] } }, log);
@@ -73,6 +81,7 @@ export async function startApi(service: Service, config: Config, log: Logger, li
     server: running,
     metrics,
     async stop() {
+      stopping = true;
       // A scrape in flight ends with the process; the next one goes to a sibling.
       metricsServer.server.close();
       await running.drain();

@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import { joinSupervisor } from '../cluster/index.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { createQueue, startWorker, type CronEntry, type JobDefinition, type QueueOptions, type Worker } from '../queue/index.ts';
+import { createQueue, startWorker, type CronEntry, type JobDefinition, type Queue, type QueueOptions, type Worker } from '../queue/index.ts';
 import { checkEvictionPolicy, closeRedis, createRedis, type Redis } from '../redis/index.ts';
+import { checkPartitionsWhenReachable } from './queue-check.ts';
 
 export interface WorkerProcessOptions {
   /** The job definitions this worker runs. */
@@ -25,6 +26,8 @@ export interface WorkerProcess {
   readonly worker: Worker;
   /** The worker's main Redis connection. */
   readonly redis: Redis;
+  /** The queue it serves. */
+  readonly queue: Queue;
   /** Resolves once the worker reads its queue. */
   readonly ready: Promise<void>;
   /**
@@ -60,6 +63,7 @@ export function startWorkerProcess(options: WorkerProcessOptions): WorkerProcess
   return {
     worker,
     redis,
+    queue,
     ready: worker.ready,
     stop: () => (stopped ??= worker.stop().finally(() => closeRedis(redis, config.redisCommandTimeoutMs))),
   };
@@ -73,16 +77,24 @@ export function runWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
   const config = options.config ?? loadConfigOrExit();
   const log = options.log ?? createLogger(config.logLevel, { service: 'skiff-worker' });
   let reading = false;
+  let stopping = false;
   // Before it reads its queue a worker holds no job, so a stop need not wait for a Redis that may never answer.
-  const link = joinSupervisor({ log, stop: () => (reading ? started.stop() : Promise.resolve()) });
+  const link = joinSupervisor({ log, stop: () => {
+    stopping = true;
+    return reading ? started.stop() : Promise.resolve();
+  } });
   const started = startWorkerProcess({ consumerSuffix: link.supervised ? link.id : undefined, ...options, config, log });
   // Redis unreachable before the worker reads: it is alive and waiting (its client logs the retries), not a
   // worker that failed to start, which the supervisor would kill and replace every boot timeout.
   const waiting = () => link.waiting('redis unreachable');
   started.redis.once('error', waiting);
-  // The API's start-up check, here too: a worker's writes are queue data as much as an enqueue. Refused, it stops
-  // as on SIGTERM (what it may have taken meanwhile goes back to the queue), then exits 1 with the reason.
-  const evictionChecked = checkEvictionPolicy(started.redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }).then(
+  // The API's start-up checks, here too: a worker's writes are queue data as much as an enqueue, and a worker
+  // with another partition count than the producers' leaves jobs unread. Refused, it stops as on SIGTERM (what it
+  // may have taken meanwhile goes back to the queue), then exits 1 with the reason.
+  const checked = Promise.all([
+    checkEvictionPolicy(started.redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }),
+    checkPartitionsWhenReachable(started.queue, () => stopping),
+  ]).then(
     () => true,
     async (err: unknown) => {
       await started.stop();
@@ -90,7 +102,7 @@ export function runWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
       return false;
     },
   );
-  Promise.all([started.ready, evictionChecked]).then(([, passed]) => {
+  Promise.all([started.ready, checked]).then(([, passed]) => {
     if (!passed) return;
     reading = true;
     started.redis.off('error', waiting);
