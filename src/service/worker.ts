@@ -102,9 +102,10 @@ export function runWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
       return false;
     },
   );
+  // Reading, it holds jobs: from then on a stop is the graceful one, whatever the checks still wait for.
+  started.ready.then(() => (reading = true), () => {});
   Promise.all([started.ready, checked]).then(([, passed]) => {
     if (!passed) return;
-    reading = true;
     started.redis.off('error', waiting);
     link.ready();
   }, () => {});
