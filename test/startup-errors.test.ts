@@ -125,3 +125,19 @@ test('queue workers run the start-up eviction check too: a warning, or with REDI
   warned.child.kill('SIGTERM');
   assert.equal(await warned.exited, 0);
 });
+
+test('an API process refused by the eviction check tells its supervisor why: exit 1 with SKIFF_REDIS_EVICTION, not a crash loop', { timeout: 120_000 }, async (t) => {
+  const redis = await startTestRedis();
+  t.after(() => redis.stop());
+  await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
+  const refused = runEntry('src/server.ts', { REDIS_URL: redis.url, PORT: '0', WEB_CONCURRENCY: '2', REDIS_REQUIRE_NOEVICTION: 'true' });
+  t.after(() => void refused.child.kill('SIGKILL'));
+  assert.equal(await refused.exited, 1, refused.lines.join('\n'));
+  const logged = refused.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const fatal = logged.filter((l) => l.msg === 'a worker cannot start and a new one would fail the same way; stopping');
+  assert.equal(fatal.length, 1, refused.lines.join('\n'));
+  assert.equal(fatal[0]!.group, 'api');
+  assert.match(String(fatal[0]!.reason), /^SKIFF_REDIS_EVICTION: Redis maxmemory-policy is allkeys-lru/);
+  assert.equal(logged.filter((l) => l.msg === 'worker died' || l.msg === 'crash loop: workers keep dying, stopping').length, 0, refused.lines.join('\n'));
+  assert.equal(logged.filter((l) => l.msg === 'listening').length, 0, refused.lines.join('\n'));
+});

@@ -9,9 +9,9 @@ import { createLogger, type Logger } from '../log.ts';
 import { countInFlight, countRejected, createServerMetrics, instrumentApp, metricsApp, type ServerMetrics } from '../metrics/index.ts';
 import { createQueue, queueCollector } from '../queue/index.ts';
 import { overloadCollector, overloadGuardFromConfig, rateLimitCollector, rateLimiterFromConfig } from '../ratelimit/index.ts';
-import { checkEvictionPolicy, closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
+import { closeRedis, createRedis, ensureRedis, pingRedis } from '../redis/index.ts';
 import { apiAddress, metricsAddress, privateRedisDir } from './addresses.ts';
-import { checkPartitionsWhenReachable } from './queue-check.ts';
+import { runStartupChecks } from './startup-checks.ts';
 import { serviceJobs, type Service } from './service.ts';
 
 export interface RunningApi {
@@ -25,14 +25,10 @@ export interface RunningApi {
 export async function startApi(service: Service, config: Config, log: Logger, link: WorkerLink): Promise<RunningApi> {
   const redisHost = await ensureRedis(config.redisUrl, privateRedisDir(), log, { topology: config.redisTopology });
   const redis = createRedis({ url: redisHost.url, topology: config.redisTopology, access: config.redisAccess, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-api' });
-  await checkEvictionPolicy(redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }).catch(async (err: unknown) => {
-    await closeRedis(redis);
-    await redisHost.stop();
-    throw err;
-  });
   const cacheRedis = config.cache.redisUrl === undefined ? redis
     : createRedis({ url: config.cache.redisUrl, access: { ca: config.redisAccess.ca }, commandTimeoutMs: config.redisCommandTimeoutMs, log, name: 'skiff-cache' });
   let server: SkiffServer | undefined;
+  let metricsServer: SkiffServer | undefined;
   const metrics = createServerMetrics(() => link.gather());
   const cache = cacheFromConfig(config, cacheRedis, log);
   metrics.perProcess.collect(cacheCollector(cache));
@@ -48,11 +44,20 @@ export async function startApi(service: Service, config: Config, log: Logger, li
     retention: config.queue.retention, replicaAck: config.queue.replicaAck && { ...config.queue.replicaAck, redis: enqueueRedis }, partitions: config.queue.partitions,
   });
   metrics.perCluster.collect(queueCollector(queue));
-  // A partition count other than the recorded one would enqueue where no worker reads: the process stops with the
-  // reason, and so does the supervisor (every sibling would fail the same way). Redis away: checked once it is back.
-  let stopping = false;
-  const partitionsChecked = checkPartitionsWhenReachable(queue, () => stopping)
-    .catch((err: unknown) => link.fatal(err instanceof Error ? err.message : String(err)));
+  let stopping: Promise<void> | null = null;
+  const stop = () => stopping ??= (async () => {
+    // A scrape in flight ends with the process; the next one goes to a sibling.
+    metricsServer?.server.close();
+    await server?.drain();
+    overload.stop();
+    await cache.close();
+    // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
+    await Promise.all([redis, cacheRedis, enqueueRedis].filter((c, i, all) => all.indexOf(c) === i).map((c) => closeRedis(c, config.redisCommandTimeoutMs)));
+    await redisHost.stop();
+  })();
+  // Refused (an evicting Redis, another partition count than the recorded one), the process stops and tells the
+  // supervisor why, which stops too: every sibling would be refused the same way. Redis away: checked once it is back.
+  const checks = runStartupChecks(queue, config, log, link, { stopped: () => stopping !== null, release: stop });
   const app = service.app({
     config,
     log,
@@ -69,29 +74,15 @@ export async function startApi(service: Service, config: Config, log: Logger, li
   server = createServer(app, config, log);
   countInFlight(metrics.perProcess, server.server);
   countRejected(metrics.perProcess, server);
-  // Serve no enqueue before the check, unless Redis does not answer it in time (then it goes on meanwhile).
-  await Promise.race([partitionsChecked, new Promise((resolve) => setTimeout(resolve, config.redisCommandTimeoutMs).unref())]);
+  // Serve nothing before the eviction check (it waits at most the command bound), and no enqueue before the
+  // partition check unless Redis does not answer it within that bound again (then it goes on meanwhile).
+  await Promise.race([checks.passed, checks.evictionChecked.then(() => new Promise((resolve) => setTimeout(resolve, config.redisCommandTimeoutMs).unref()))]);
   const address = await listenOrExit(server, listenTarget(config.host, config.port), apiAddress(config), link);
   log.info('listening', { address, pid: process.pid });
-  const metricsServer = createServer(metricsApp(metrics, log), { ...config, cors: { ...config.cors, origins: [] } }, log);
+  metricsServer = createServer(metricsApp(metrics, log), { ...config, cors: { ...config.cors, origins: [] } }, log);
   log.info('metrics listening', { address: await listenOrExit(metricsServer, config.metrics, metricsAddress(config), link), pid: process.pid });
   link.ready();
-  const running = server;
-  return {
-    server: running,
-    metrics,
-    async stop() {
-      stopping = true;
-      // A scrape in flight ends with the process; the next one goes to a sibling.
-      metricsServer.server.close();
-      await running.drain();
-      overload.stop();
-      await cache.close();
-      // Each close waits at most the command bound: a hung Redis must not hold the stop past GRACEFUL_TIMEOUT.
-      await Promise.all([redis, cacheRedis, enqueueRedis].filter((c, i, all) => all.indexOf(c) === i).map((c) => closeRedis(c, config.redisCommandTimeoutMs)));
-      await redisHost.stop();
-    },
-  };
+  return { server, metrics, stop };
 }
 
 /** An API process under the supervisor (or alone): serves until told to stop, then drains and exits 0. */

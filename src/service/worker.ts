@@ -4,8 +4,8 @@ import { joinSupervisor } from '../cluster/index.ts';
 import { loadConfigOrExit, type Config } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createQueue, startWorker, type CronEntry, type JobDefinition, type Queue, type QueueOptions, type Worker } from '../queue/index.ts';
-import { checkEvictionPolicy, closeRedis, createRedis, type Redis } from '../redis/index.ts';
-import { checkPartitionsWhenReachable } from './queue-check.ts';
+import { closeRedis, createRedis, type Redis } from '../redis/index.ts';
+import { runStartupChecks } from './startup-checks.ts';
 
 export interface WorkerProcessOptions {
   /** The job definitions this worker runs. */
@@ -88,24 +88,13 @@ export function runWorkerProcess(options: WorkerProcessOptions): WorkerProcess {
   // worker that failed to start, which the supervisor would kill and replace every boot timeout.
   const waiting = () => link.waiting('redis unreachable');
   started.redis.once('error', waiting);
-  // The API's start-up checks, here too: a worker's writes are queue data as much as an enqueue, and a worker
+  // The API's start-up checks (one code path for both): a worker's writes are queue data as much as an enqueue, and a worker
   // with another partition count than the producers' leaves jobs unread. Refused, it stops as on SIGTERM (what it
   // may have taken meanwhile goes back to the queue), then exits 1 with the reason.
-  const checked = Promise.all([
-    checkEvictionPolicy(started.redis, { require: config.redisRequireNoEviction, log, timeoutMs: config.redisCommandTimeoutMs }),
-    checkPartitionsWhenReachable(started.queue, () => stopping),
-  ]).then(
-    () => true,
-    async (err: unknown) => {
-      await started.stop();
-      link.fatal(err instanceof Error ? err.message : String(err));
-      return false;
-    },
-  );
+  const checks = runStartupChecks(started.queue, config, log, link, { stopped: () => stopping, release: () => started.stop() });
   // Reading, it holds jobs: from then on a stop is the graceful one, whatever the checks still wait for.
   started.ready.then(() => (reading = true), () => {});
-  Promise.all([started.ready, checked]).then(([, passed]) => {
-    if (!passed) return;
+  Promise.all([started.ready, checks.passed]).then(() => {
     started.redis.off('error', waiting);
     link.ready();
   }, () => {});
