@@ -15,12 +15,12 @@ import { createQueue, startWorker, type Queue, type Worker } from '../src/queue/
 import { closeRedis, createRedis, pingRedis, type Redis } from '../src/redis/index.ts';
 import { testClient, type TestClient } from '../src/testing/index.ts';
 import { until } from './support/queue.ts';
-import { startTestRedis, type TestRedis } from './support/redis.ts';
+import { connectedClient, startTestRedis, type TestRedis } from './support/redis.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const KEYS = ['key-a', 'key-b', 'key-c', 'key-d', 'key-e', 'key-f'];
+const KEYS = ['key-a', 'key-b', 'key-c', 'key-d', 'key-e', 'key-f', 'key-g'];
 const as = (key: string) => ({ 'x-api-key': key });
 const PREFIX = 'ex:';
 /** Two exports not yet complete fit (2 × 5 MiB), a third does not. */
@@ -277,6 +277,30 @@ test('cap: with Redis hung the export is refused with 503, not enqueued unchecke
   } finally {
     server.resume();
   }
+});
+
+test('cap: an enqueue that certainly did not apply (503 applied: false) gives its reservation back', async (t) => {
+  // The app's queue on a Redis of its own, hung: the reservation (on the app's Redis) passes, the enqueue times out
+  // at the request's deadline, and the queue's guard makes that a certain "not enqueued".
+  const queueServer = await startTestRedis();
+  t.after(() => queueServer.stop());
+  const queueRedis = await connectedClient(queueServer);
+  t.after(() => closeRedis(queueRedis));
+  const config = loadConfig({ REDIS_URL: server.url, REDIS_PREFIX: PREFIX, API_KEYS: KEYS.join(','), CACHE_ENABLED: 'false', EXPORT_MAX_STORED_BYTES: String(CAP) });
+  const queue = createQueue({ redis: queueRedis, prefix: PREFIX, jobs: appJobs(config) });
+  const hungQueueApp = await testClient(buildApp({ config, log, redis, queue, isDraining: () => false, pingRedis: () => pingRedis(redis, 300) }));
+  t.after(() => hungQueueApp.close());
+  const key = KEYS[6];
+  queueServer.pause();
+  try {
+    const refused = await hungQueueApp.post('/v1/exports', { format: 'csv' }, { headers: as(key) });
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.json().code, 'SERVICE_UNAVAILABLE');
+    assert.equal(refused.json().applied, false);
+  } finally {
+    queueServer.resume();
+  }
+  assert.equal(await heldBytes(key), 0, 'nothing was enqueued, so nothing counts');
 });
 
 test('a download whose Redis hangs mid-file is cut within the command bound, short of its Content-Length', async () => {

@@ -2,9 +2,12 @@
 // job; with the replica stopped (SIGSTOP) WAIT times out, and the enqueue answers 503 OUTCOME_UNKNOWN while the
 // job sits on the master; a retry under the same Idempotency-Key then returns that job. Settling waits the same way.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, test } from 'node:test';
 import { exampleService } from '../src/app/index.ts';
+import { EXPORT_MAX_BYTES } from '../src/app/exports.ts';
+import { exportKeys } from '../src/app/keys.ts';
 import { loadConfig } from '../src/config.ts';
 import { HttpError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
@@ -105,6 +108,33 @@ test('POST /v1/exports with QUEUE_WAIT_REPLICAS=1 and the replica stopped: 503 O
     const again = await post();
     assert.equal((await again.json() as { id: string }).id, body.id, 'the retry and its replay name one job');
     assert.equal(await redis.xLen(stream), 1, 'one job in the queue: the retry wrote nothing new');
+  } finally {
+    await api.stop();
+  }
+});
+
+test('POST /v1/exports answered 503 OUTCOME_UNKNOWN by the replica wait keeps its quota reservation: the job may run, so the next export past the cap is refused', async () => {
+  // One export not yet complete fills the cap.
+  const config = loadConfig({
+    ...topologyEnv, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', API_KEYS: 'k1', LOG_LEVEL: 'silent', REDIS_PREFIX: 'rq:',
+    QUEUE_WAIT_REPLICAS: '1', QUEUE_WAIT_TIMEOUT_MS: '300', EXPORT_MAX_STORED_BYTES: String(EXPORT_MAX_BYTES),
+  });
+  const api = await startApi(exampleService, config, log, standaloneLink());
+  try {
+    const url = `http://127.0.0.1:${(api.server.server.address() as AddressInfo).port}/v1/exports`;
+    const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'k1' }, body: '{"format":"csv"}' });
+    sentinels.pauseReplica();
+    const unconfirmed = await post();
+    assert.equal(unconfirmed.status, 503);
+    assert.equal((await unconfirmed.json() as { code: string }).code, 'OUTCOME_UNKNOWN');
+    const redis = await client('quota');
+    assert.equal(await redis.xLen(queueKeys('rq:', 'default').stream), 1, 'the job was written on the master');
+    const held = exportKeys('rq:').heldBytes(createHash('sha256').update('k1').digest('hex').slice(0, 12));
+    assert.equal(Number(await redis.hGet(held, 'total')), EXPORT_MAX_BYTES, 'the unconfirmed export still counts');
+    sentinels.resumeReplica();
+    const refused = await post();
+    assert.equal(refused.status, 429, await refused.clone().text());
+    assert.equal((await refused.json() as { code: string }).code, 'QUOTA_EXCEEDED');
   } finally {
     await api.stop();
   }

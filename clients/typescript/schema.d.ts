@@ -1803,7 +1803,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The queue did not answer in time and the export was not enqueued (`applied: false`); or, with QUEUE_WAIT_REPLICAS, too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): it may exist, and a retry with the same Idempotency-Key is safe. */
+            /** @description The queue did not answer in time and the export was not enqueued (`applied: false`; it does not count against the cap); or the answer was lost, or, with QUEUE_WAIT_REPLICAS, too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): it may exist and run, so it counts against the cap like one enqueued, and a retry with the same Idempotency-Key is safe (it counts once). */
             503: {
                 headers: {
                     [name: string]: unknown;

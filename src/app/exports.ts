@@ -157,6 +157,9 @@ export function appQueue(services: AppServices): Queue {
   });
 }
 
+/** Whether a failed enqueue certainly wrote nothing: refused as invalid, or a 503 saying `applied: false`. */
+const notEnqueued = (err: unknown) => err instanceof HttpError && (err.status < 500 || err.applied === false);
+
 const notFound = { description: 'No export has this id, or it expired.', schema: ProblemSchema };
 
 export function exportsRouter(services: AppServices, queue: Queue, limits: AppLimits) {
@@ -185,8 +188,9 @@ export function exportsRouter(services: AppServices, queue: Queue, limits: AppLi
         headers: { 'retry-after': { description: 'Seconds.', schema: Type.Integer({ minimum: 1 }) } },
       },
       503: {
-        description: 'The queue did not answer in time and the export was not enqueued (`applied: false`); or, with QUEUE_WAIT_REPLICAS, '
-          + 'too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): it may exist, and a retry with the same Idempotency-Key is safe.',
+        description: 'The queue did not answer in time and the export was not enqueued (`applied: false`; it does not count against the cap); '
+          + 'or the answer was lost, or, with QUEUE_WAIT_REPLICAS, too few Redis replicas acknowledged it in time (OUTCOME_UNKNOWN, no `applied`): '
+          + 'it may exist and run, so it counts against the cap like one enqueued, and a retry with the same Idempotency-Key is safe (it counts once).',
         schema: ProblemSchema,
       },
     },
@@ -208,7 +212,10 @@ export function exportsRouter(services: AppServices, queue: Queue, limits: AppLi
     try {
       job = await queue.enqueue(exportJob, { ...ctx.body, owner }, { id: operation, owner: principal, deadline: ctx.deadline.expiresAt });
     } catch (err) {
-      if (held.fresh) await files.release(owner).catch(() => {});
+      // Only an enqueue that certainly wrote nothing gives the bytes back. An OUTCOME_UNKNOWN one (the answer lost,
+      // or the job on the master but unconfirmed by QUEUE_WAIT_REPLICAS) may run: it keeps counting until it
+      // stores its file, or until the reservation lapses.
+      if (held.fresh && notEnqueued(err)) await files.release(owner).catch(() => {});
       throw err;
     }
     // A retry whose reservation had already expired: the export it names counts (or did) on its own.
