@@ -258,9 +258,13 @@ test('screenshot: non-empty PNG of the page titled as it should be', async () =>
   // Something in every column: finished work for the sparklines, a failure kept, a job waiting on a paused queue.
   gate.open = false;
   const failed = await billing.enqueue(gated, { invoice: 'INV-3001' });
-  await Promise.all(['dee@example.org', 'eve@example.org'].map((to) => mail.enqueue(send, { to })));
+  const sent = await Promise.all(['dee@example.org', 'eve@example.org'].map((to) => mail.enqueue(send, { to })));
   await settled(billing, failed.id, 'failed');
+  // Paused before its worker took them, the two would stay queued beside the third: wait until they are complete.
+  for (const job of sent) await settled(mail, job.id, 'complete');
   await page.getByRole('button', { name: 'Pause mail' }).click();
+  // The page shows Resume once the operator API says paused: only then would the worker leave a new job queued.
+  await page.getByRole('button', { name: 'Resume mail' }).waitFor();
   await mail.enqueue(send, { to: 'fay@example.org' });
   await count('mail', 'queued', 1).waitFor({ timeout: 10_000 });
   await count('billing', 'failed', (await countsOf('billing')).failed).click();
