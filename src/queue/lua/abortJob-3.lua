@@ -12,7 +12,7 @@ local status = job[1]
 if not status or (job[4] and job[4] ~= ARGV[5] and ARGV[6] ~= '1') then return 'not_found' end
 if status == 'queued' or status == 'deferred' or status == 'retrying' then
   redis.call('HSET', KEYS[3], 'status', 'aborted', 'error', 'aborted by request', 'finished_at', ARGV[3])
-  redis.call('EXPIRE', KEYS[3], job[3])
+  expireFinished(KEYS[3], job[3])
   redis.call('PUBLISH', KEYS[3], redis.call('HINCRBY', KEYS[3], 'rev', 1) .. ' aborted')
   redis.call('ZREM', KEYS[2], ARGV[2])
   indexMove(ARGV[7], ARGV[2], status, 'aborted', ARGV[3])

@@ -30,11 +30,11 @@ for i = 7, #ARGV, 8 do
     applied[#applied + 1] = 0
   else
     local status
-    local rev = (tonumber(job[4]) or 0) + 1
+    local rev = succ[job[4]]
     if outcome == 'complete' then
       status = 'complete'
       redis.call('HSET', key, 'status', status, 'result', value, 'finished_at', ARGV[3], 'rev', rev)
-      redis.call('EXPIRE', key, job[3])
+      expireFinished(key, job[3])
       counts.processed = counts.processed + 1
     elseif outcome == 'retry' then
       status = 'retrying'
@@ -49,12 +49,12 @@ for i = 7, #ARGV, 8 do
       local letter = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'name', dead[1], 'payload', dead[2],
         'error', value, 'max_tries', dead[3], 'keep_s', job[3], 'failed_at', ARGV[3])
       redis.call('HSET', key, 'status', status, 'error', value, 'finished_at', ARGV[3], 'rev', rev, 'letter', letter)
-      redis.call('EXPIRE', key, job[3])
+      expireFinished(key, job[3])
       counts.failed = counts.failed + 1
     elseif outcome == 'abort' then
       status = 'aborted'
       redis.call('HSET', key, 'status', status, 'error', value, 'finished_at', ARGV[3], 'rev', rev)
-      redis.call('EXPIRE', key, job[3])
+      expireFinished(key, job[3])
     else
       status = 'queued'
       local fresh = redis.call('XADD', streamOf(base, job[6]), '*', 'id', id)

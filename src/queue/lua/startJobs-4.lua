@@ -64,33 +64,36 @@ local want = math.max(0, math.min(tonumber(ARGV[6]), allowed))
 if want > 0 then readNew(base, ARGV[1], ARGV[3], want, todo) end
 local got = (#todo - (#ARGV - 9)) / 3
 local started = {}
+local streams = streamsOf(base)
 for i = 1, #todo, 3 do
-  local entry, id, stream = todo[i], todo[i + 1], streamOf(base, todo[i + 2])
+  local entry, id, stream = todo[i], todo[i + 1], streams[todo[i + 2]]
   local key = ARGV[2] .. id
-  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'keep_s', 'rev', 'dedupe', 'group', 'group_max')
-  local status, group = job[1], job[11]
+  -- What starting needs; the rare ends below (aborted, out of tries) read keep_s themselves.
+  local job = redis.call('HMGET', key, 'status', 'attempt', 'max_tries', 'name', 'payload', 'entry', 'abort', 'rev', 'dedupe', 'group', 'group_max')
+  local status, group = job[1], job[10]
   if status == 'queued' and job[6] == entry then
-    local attempt = tonumber(job[2]) + 1
+    local tries = tonumber(job[2])
     -- Every move below bumps the revision inside its HSET (no HINCRBY): one write per job.
-    local rev = (tonumber(job[9]) or 0) + 1
-    if job[7] or attempt > tonumber(job[3]) then
-      releaseDedupe(job[10], id)
-      if group then groupRelease(base, group, job[12], id) end
+    local rev = succ[job[8]]
+    if job[7] or tries >= tonumber(job[3]) then
+      releaseDedupe(job[9], id)
+      if group then groupRelease(base, group, job[11], id) end
     end
     if job[7] then
       redis.call('HSET', key, 'status', 'aborted', 'finished_at', ARGV[4], 'rev', rev)
-      redis.call('EXPIRE', key, job[8])
+      expireFinished(key, redis.call('HGET', key, 'keep_s'))
       indexMove(base, id, 'queued', 'aborted', ARGV[4])
       ended.aborted = true
       publish(key, rev .. ' aborted')
       redis.call('XACK', stream, ARGV[1], entry)
       redis.call('XDEL', stream, entry)
-    elseif attempt > tonumber(job[3]) then
+    elseif tries >= tonumber(job[3]) then
       local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
+      local keep = redis.call('HGET', key, 'keep_s')
       local letter = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
-        'error', err, 'max_tries', job[3], 'keep_s', job[8], 'failed_at', ARGV[4])
+        'error', err, 'max_tries', job[3], 'keep_s', keep, 'failed_at', ARGV[4])
       redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4], 'rev', rev, 'letter', letter)
-      redis.call('EXPIRE', key, job[8])
+      expireFinished(key, keep)
       publish(key, rev .. ' failed')
       indexMove(base, id, 'queued', 'failed', ARGV[4])
       ended.failed = true
@@ -100,16 +103,16 @@ for i = 1, #todo, 3 do
       redis.call('XDEL', stream, entry)
     elseif #started >= 5 * allowed then
       putBack(stream, key, id, entry, true)
-    elseif group and not groupAdmit(base, group, job[12], id) then
+    elseif group and not groupAdmit(base, group, job[11], id) then
       groupPark(base, group, id, entry, ARGV[4])
       redis.call('XACK', stream, ARGV[1], entry)
       redis.call('XDEL', stream, entry)
     else
-      releaseDedupe(job[10], id, true)
-      redis.call('HSET', key, 'status', 'in_progress', 'attempt', attempt, 'started_at', startedAt, 'worker', ARGV[3], 'rev', rev)
-      publish(key, rev .. ' in_progress')
+      releaseDedupe(job[9], id, true)
+      redis.call('HSET', key, 'status', 'in_progress', 'attempt', succ[job[2]], 'started_at', startedAt, 'worker', ARGV[3], 'rev', rev)
+      if listened then redis.call('PUBLISH', key, rev .. ' in_progress') end
       local n = #started
-      started[n + 1], started[n + 2], started[n + 3], started[n + 4], started[n + 5] = id, entry, job[4], job[5], attempt
+      started[n + 1], started[n + 2], started[n + 3], started[n + 4], started[n + 5] = id, entry, job[4], job[5], tries + 1
     end
   else
     redis.call('XACK', stream, ARGV[1], entry)

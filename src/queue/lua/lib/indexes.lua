@@ -58,6 +58,19 @@ local function trimStatus(base, status, keep, now)
   end
 end
 
+-- A finished job's hash expires keep_s seconds after it finished, set as PEXPIREAT on Redis's clock: Redis rewrites
+-- every EXPIRE into a PEXPIREAT for replicas and the AOF, which costs more than the rest of the call, and the
+-- deadline is worked out once per keep_s and script call.
+local expiresAt = setmetatable({}, { __index = function(memo, keepS)
+  local clock = redis.call('TIME')
+  local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(keepS) * 1000)
+  memo[keepS] = at
+  return at
+end })
+local function expireFinished(key, keepS)
+  redis.call('PEXPIREAT', key, expiresAt[keepS])
+end
+
 -- Processed and failed jobs per minute for the last hour: a 60-slot ring in one hash (m<slot> = the minute it
 -- holds, p<slot> / f<slot> its counts), so it never grows and needs no expiry.
 local function countMinute(base, now, processed, failed)
@@ -105,6 +118,21 @@ local function streamOf(base, prio)
   return base .. 'stream'
 end
 
+-- Each level's stream by the name a job hash or entry triple gives it (absent, '' or 'normal': normal), for the
+-- per-job paths of a batch.
+local function streamsOf(base)
+  local normal = base .. 'stream'
+  return { [false] = normal, [''] = normal, normal = normal, high = base .. 'stream:high', low = base .. 'stream:low' }
+end
+
+-- A counter's next value as a string ('' or absent: '1'), memoized per script call: Redis formats every Lua number
+-- passed to redis.call, and a batch's jobs share the same few attempts and revisions.
+local succ = setmetatable({}, { __index = function(memo, n)
+  local s = string.format('%d', (tonumber(n) or 0) + 1)
+  memo[n] = s
+  return s
+end })
+
 -- The weighted pick: while every level has jobs waiting, starts follow this cycle, 4 high : 2 normal : 1 low; the
 -- queue's `turn` key keeps the place in it across calls and workers. Turns of a level with none waiting go to the
 -- highest level that has some, so low jobs get at least 1 start in 7 however many high ones arrive.
@@ -122,14 +150,17 @@ local function readNew(base, group, consumer, count, into)
   end
   redis.call('SET', base .. 'turn', (turn + count) % 7)
   local left = count
+  -- A level that gave fewer than asked has no more: the second pass does not ask it again.
+  local dry = {}
   local function take(level, n)
-    if n <= 0 then return end
+    if n <= 0 or dry[level] then return end
     local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', streamOf(base, level), '>')
-    if not read then return end
-    for _, e in ipairs(read[1][2]) do
+    local entries = read and read[1][2] or {}
+    dry[level] = #entries < n
+    for _, e in ipairs(entries) do
       into[#into + 1], into[#into + 2], into[#into + 3] = e[1], e[2][2], level
-      left = left - 1
     end
+    left = left - #entries
   end
   for _, level in ipairs(LEVELS) do take(level, want[level]) end
   for _, level in ipairs(LEVELS) do take(level, left) end
