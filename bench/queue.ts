@@ -1,6 +1,9 @@
 // `npm run bench:queue`: skiff's queue against BullMQ 6 on one private redis-server, one worker process each at
-// concurrency 50, in interleaved rounds. Per round and system: enqueue N no-op jobs with 100 in flight (no
-// worker consuming), then start the worker and time the drain; then enqueue→complete latency at a fixed modest
+// concurrency 50, in interleaved rounds; each keeps the newest 10 000 finished jobs (skiff's default retention,
+// BullMQ's removeOnComplete; BENCH_BULLMQ_KEEP_ALL=1 runs BullMQ on its default of keeping all). Per round and system: enqueue N no-op jobs with 100 in flight (no
+// worker consuming), then start the worker and time the drain — its steady rate, from 10 % to 90 % of the jobs
+// finished, so neither system's worker start-up (connections, first reads) counts as processing; the start-up, to
+// the first finished job, is shown apart; then enqueue→complete latency at a fixed modest
 // rate; Redis memory per finished job; and the CPU µs per job of the worker process and of redis-server, from
 // /proc, while it drains (Redis's also while jobs are enqueued). Prints a table of medians and, last, a JSON
 // line of median ratios and CPU per processed job.
@@ -15,18 +18,26 @@ import { createRedis, startRedisServer } from '../src/redis/index.ts';
 import { createQueue } from '../src/queue/index.ts';
 import { median, medianRatio, round2 } from './load.ts';
 import { cpuMeter } from './support/cpu.ts';
-import { BENCH_QUEUE, PREFIX, noop } from './queue/jobs.ts';
+import { BENCH_QUEUE, BULLMQ_KEEP, PREFIX, noop } from './queue/jobs.ts';
 
 const N = Number(process.env.BENCH_JOBS ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const IN_FLIGHT = 100;
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1000);
+/**
+ * BullMQ keeps finished jobs as skiff does by default: the newest 10 000 (removeOnComplete, as BullMQ's docs advise
+ * for production). BENCH_BULLMQ_KEEP_ALL=1: its own default, every job kept forever.
+ */
+const BULLMQ_KEEP_ALL = process.env.BENCH_BULLMQ_KEEP_ALL === '1';
 
 type System = 'skiff' | 'bullmq';
 interface Sample {
   enqueuePerS: number;
+  /** Jobs finished per second between 10 % and 90 % of the drain. */
   processPerS: number;
+  /** ms from telling the worker to start to its first finished job. */
+  startMs: number;
   p50: number;
   p99: number;
   bytesPerJob: number;
@@ -51,7 +62,7 @@ const redis = createRedis({ url: server.url, commandTimeoutMs: 5000, log, name: 
 while (!redis.isReady) await new Promise((r) => setTimeout(r, 10));
 const skiff = createQueue({ redis, prefix: PREFIX, name: BENCH_QUEUE, jobs: [noop], commandTimeoutMs: 5000 });
 const { hostname, port } = new URL(server.url);
-const bull = new BullQueue(BENCH_QUEUE, { connection: { host: hostname, port: Number(port) } });
+const bull = new BullQueue(BENCH_QUEUE, { connection: { host: hostname, port: Number(port) }, ...(BULLMQ_KEEP_ALL ? {} : { defaultJobOptions: { removeOnComplete: { count: BULLMQ_KEEP } } }) });
 await bull.waitUntilReady();
 
 const enqueue: Record<System, (i: number) => Promise<string>> = {
@@ -60,7 +71,11 @@ const enqueue: Record<System, (i: number) => Promise<string>> = {
 };
 const finished: Record<System, () => Promise<number>> = {
   skiff: async () => Number((await admin.hGet(skiff.keys.stats, 'processed')) ?? 0),
-  bullmq: () => admin.zCard(`bull:${BENCH_QUEUE}:completed`),
+  // Jobs added (BullMQ's ids count up from 1) less those waiting or running, read in one transaction.
+  bullmq: async () => {
+    const [added, waiting, active] = await admin.multi().get(`bull:${BENCH_QUEUE}:id`).lLen(`bull:${BENCH_QUEUE}:wait`).lLen(`bull:${BENCH_QUEUE}:active`).exec();
+    return Number(added ?? 0) - Number(waiting) - Number(active);
+  },
 };
 /** enqueue→complete in ms, from what each system stores about a finished job. */
 const latency: Record<System, (id: string) => Promise<number>> = {
@@ -101,6 +116,18 @@ async function waitFinished(system: System, count: number): Promise<void> {
   while ((await finished[system]()) < count) await new Promise((r) => setTimeout(r, 5));
 }
 
+/** Polls the finished count every ms until all `count` are done: when the first, 10 % and 90 % of them were. */
+async function drain(system: System, count: number, from: number): Promise<{ startMs: number; perS: number }> {
+  const marks = [1, Math.ceil(count / 10), Math.floor((count * 9) / 10), count];
+  const at: number[] = [];
+  while (at.length < marks.length) {
+    const done = await finished[system]();
+    while (at.length < marks.length && done >= marks[at.length]) at.push(performance.now());
+    if (at.length < marks.length) await new Promise((r) => setTimeout(r, 1));
+  }
+  return { startMs: at[0] - from, perS: ((marks[2] - marks[1]) / (at[2] - at[1])) * 1000 };
+}
+
 async function measure(system: System): Promise<Sample> {
   await admin.flushAll();
   if (system === 'skiff') await skiff.ensureGroup();
@@ -115,9 +142,8 @@ async function measure(system: System): Promise<Sample> {
     t = performance.now();
     const processCpu = cpuMeter([child.pid!, server.process.pid!]);
     child.send('start');
-    await waitFinished(system, N);
+    const drained = await drain(system, N, t);
     const [workerCpuUs, redisCpuUs] = processCpu.perUnit(N);
-    const processMs = performance.now() - t;
     const memAfter = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
     // Latency at a fixed modest rate, worker already running.
     const ids: string[] = [];
@@ -131,7 +157,8 @@ async function measure(system: System): Promise<Sample> {
     const lat = (await Promise.all(ids.map(latency[system]))).sort((a, b) => a - b);
     return {
       enqueuePerS: (N / enqueueMs) * 1000,
-      processPerS: (N / processMs) * 1000,
+      processPerS: drained.perS,
+      startMs: drained.startMs,
       p50: lat[Math.floor(lat.length * 0.5)],
       p99: lat[Math.floor(lat.length * 0.99)],
       bytesPerJob: (memAfter - memBefore) / N,
@@ -165,10 +192,10 @@ try {
 }
 
 const med = (system: System, f: (s: Sample) => number) => median(samples[system].map(f));
-console.log('\n| system | enqueue jobs/s | process jobs/s | latency p50 ms | latency p99 ms | Redis bytes per finished job | worker CPU µs/job | Redis CPU µs/job (process) | Redis CPU µs/job (enqueue) |\n|---|---|---|---|---|---|---|---|---|');
+console.log('\n| system | enqueue jobs/s | process jobs/s | worker start ms | latency p50 ms | latency p99 ms | Redis bytes per finished job | worker CPU µs/job | Redis CPU µs/job (process) | Redis CPU µs/job (enqueue) |\n|---|---|---|---|---|---|---|---|---|---|');
 for (const system of ['skiff', 'bullmq'] as const) {
   const cpu = (f: (s: Sample) => number) => round2(med(system, f));
-  console.log(`| ${system} | ${Math.round(med(system, (s) => s.enqueuePerS))} | ${Math.round(med(system, (s) => s.processPerS))} | ${med(system, (s) => s.p50)} | ${med(system, (s) => s.p99)} | ${Math.round(med(system, (s) => s.bytesPerJob))} | ${cpu((s) => s.workerCpuUs)} | ${cpu((s) => s.redisCpuUs)} | ${cpu((s) => s.redisEnqueueCpuUs)} |`);
+  console.log(`| ${system} | ${Math.round(med(system, (s) => s.enqueuePerS))} | ${Math.round(med(system, (s) => s.processPerS))} | ${round2(med(system, (s) => s.startMs))} | ${med(system, (s) => s.p50)} | ${med(system, (s) => s.p99)} | ${Math.round(med(system, (s) => s.bytesPerJob))} | ${cpu((s) => s.workerCpuUs)} | ${cpu((s) => s.redisCpuUs)} | ${cpu((s) => s.redisEnqueueCpuUs)} |`);
 }
 const ratio = (f: (s: Sample) => number) => medianRatio(samples.skiff.map(f), samples.bullmq.map(f));
 const cpuPerJob = (f: (s: Sample) => number) => ({ skiff: round2(med('skiff', f)), bullmq: round2(med('bullmq', f)) });

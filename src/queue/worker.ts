@@ -88,6 +88,13 @@ const REQUEUE_BATCH = 1000;
 /** While its queue is paused, a worker looks this often (at most) whether it was resumed. */
 const PAUSE_POLL_MS = 500;
 
+/**
+ * Settle calls a worker has out at once. Past them, what ends waits for an answer and goes in the next call: a busy
+ * worker's batches grow (Redis's cost per job falls by a sixth from batches of 50 to 200), an idle one's settle
+ * leaves at once, and with two out Redis always has the next batch when it ends one.
+ */
+const SETTLES_IN_FLIGHT = 2;
+
 /** Job ids a heartbeat shows operators per worker (its `running` count is exact). */
 const SHOWN_JOBS = 20;
 const HOST = hostname();
@@ -118,6 +125,8 @@ class QueueWorker implements Worker {
   #subscriber: Redis | null = null;
   #pending: Settlement[] = [];
   #flushScheduled = false;
+  /** Settle calls sent and not answered yet (at most SETTLES_IN_FLIGHT). */
+  #settling = 0;
   #stopping = false;
   /** Set once stop() is done: nothing is retried after it. */
   #closed = false;
@@ -150,13 +159,13 @@ class QueueWorker implements Worker {
 
   /**
    * How many attempts a busy worker owns: maxJobs, plus a prefetch so short jobs never wait a round trip for
-   * their successors — what maxJobs handlers finish during one settle round trip (Little's law), capped at twice
-   * maxJobs (two batches in flight while a third runs). Long jobs get none, so a busy worker never sits on jobs an
-   * idle one could run.
+   * their successors — what maxJobs handlers finish during one settle round trip (Little's law), capped at four times
+   * maxJobs (enough for two settle batches in flight while handlers run more: bigger batches cost Redis less per
+   * job). Long jobs get none, so a busy worker never sits on jobs an idle one could run.
    */
   #capacity(): number {
     if (this.#jobMs <= 0) return this.#maxJobs;
-    return this.#maxJobs + Math.min(2 * this.#maxJobs, Math.floor((this.#maxJobs * this.#roundTripMs) / this.#jobMs));
+    return this.#maxJobs + Math.min(4 * this.#maxJobs, Math.floor((this.#maxJobs * this.#roundTripMs) / this.#jobMs));
   }
 
   async #start(options: WorkerOptions): Promise<void> {
@@ -450,9 +459,13 @@ class QueueWorker implements Worker {
     setImmediate(() => void this.#flush());
   }
 
-  /** Ends every attempt settled during this event-loop turn with one script call; retried while Redis is away. */
+  /**
+   * Ends every attempt settled since the last call with one script call, unless SETTLES_IN_FLIGHT are out (the
+   * answer to one sends the next); retried while Redis is away.
+   */
   async #flush(): Promise<void> {
     this.#flushScheduled = false;
+    if (this.#settling >= SETTLES_IN_FLIGHT) return this.#pump();
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
@@ -460,6 +473,7 @@ class QueueWorker implements Worker {
     const args = [k.group, k.jobPrefix, String(this.#queue.clock.now()), String(DEAD_LETTER_MAX), k.base, this.#queue.retention];
     for (const s of batch) args.push(s.run.jobId, s.run.entry, String(s.run.attempt), s.outcome, s.value, String(s.retryAt), s.run.takeLogs(), s.stack);
     const sentAt = performance.now();
+    this.#settling++;
     const settled = runScript<number[]>(this.#redis, SCRIPTS.settleJobs, [k.stream, k.delayed, k.dead, k.stats, k.listeners], args);
     // Refill the slots this batch frees in the same round trip (both calls leave in one write), and run
     // prefetched attempts while Redis works on both.
@@ -477,6 +491,11 @@ class QueueWorker implements Worker {
         if (applied[i] === 0) this.#log.warn('stale attempt ignored: the job moved on without it', { job: batch[i].run.jobId, attempt: batch[i].run.attempt });
         this.#forget(batch[i].run);
       }
+      // What ended while the calls were out goes now (after a failure, the retry below takes it).
+      if (this.#pending.length > 0 && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => void this.#flush());
+      }
     } catch (err) {
       this.#outage(err);
       this.#pending.unshift(...batch);
@@ -484,6 +503,8 @@ class QueueWorker implements Worker {
         this.#flushScheduled = true;
         setTimeout(() => void this.#flush(), 200);
       }
+    } finally {
+      this.#settling--;
     }
   }
 
