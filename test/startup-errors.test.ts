@@ -141,3 +141,38 @@ test('an API process refused by the eviction check tells its supervisor why: exi
   assert.equal(logged.filter((l) => l.msg === 'worker died' || l.msg === 'crash loop: workers keep dying, stopping').length, 0, refused.lines.join('\n'));
   assert.equal(logged.filter((l) => l.msg === 'listening').length, 0, refused.lines.join('\n'));
 });
+
+test('an API process stopped while its start-up waits on a hung Redis exits 0 and never listens, even once Redis answers again', { timeout: 120_000 }, async (t) => {
+  const redis = await startTestRedis();
+  t.after(() => redis.stop());
+  // In front of Redis: a connection from the API process says it is inside startApi, which waits on the hung Redis.
+  const connections: net.Socket[] = [];
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(redis.port, '127.0.0.1');
+    connections.push(client, upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of connections) socket.destroy();
+    proxy.close();
+  });
+  redis.pause();
+  const primary = startPrimary({
+    script: SERVER,
+    // Start-up would wait twice the command bound before listening; the stop is due well within GRACEFUL_TIMEOUT.
+    env: { REDIS_URL: `redis://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, PORT: '0', WEB_CONCURRENCY: '1', REDIS_COMMAND_TIMEOUT_MS: '15000', GRACEFUL_TIMEOUT: '60', NODE_ENV: 'test' },
+  });
+  t.after(() => primary.kill());
+  await until(() => connections.length > 0, 90_000, 'the API process connecting to Redis');
+  primary.signal('SIGTERM');
+  // Redis answering now would let a start-up that ignored the stop go on to listen.
+  redis.resume();
+  assert.equal(await primary.exit, 0);
+  const exited = primary.lines.filter((l) => l.msg === 'worker exited');
+  assert.equal(exited.length, 1, JSON.stringify(primary.lines));
+  assert.equal(exited[0]!.code, 0, JSON.stringify(exited[0]));
+  assert.equal(primary.lines.filter((l) => l.msg === 'listening' || l.msg === 'worker ready' || l.msg === 'worker died').length, 0, JSON.stringify(primary.lines));
+});
