@@ -2,10 +2,12 @@
 // idempotency, validation, bounded stream, cron ticks, and failing fast when Redis is away.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
+import { Type } from '@sinclair/typebox';
+import { createClient } from 'redis';
 import { HttpError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, type Redis } from '../src/redis/index.ts';
-import { createQueue, cronNext, parseCron, queueCollector, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
+import { createQueue, cronNext, defineJob, parseCron, queueCollector, startWorker, type Queue, type Worker } from '../src/queue/index.ts';
 import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { startTestRedis, type TestRedis } from './support/redis.ts';
 import { testClock } from './support/clock.ts';
@@ -316,5 +318,39 @@ test('with Redis down, enqueue fails fast with 503 instead of waiting', async ()
     assert.ok(Date.now() - started < 3000, `all answered within the bound, not twice it (${Date.now() - started} ms)`);
   } finally {
     server.resume();
+  }
+});
+
+test('a busy worker keeps at most two settle calls out: what ends meanwhile goes in one grown batch', async () => {
+  // Handlers that end when the test says, so that the jobs end in waves, each in an event-loop turn of its own.
+  const gate: (() => void)[] = [];
+  const gated = defineJob({ name: 'gated', payload: Type.Object({ i: Type.Integer() }), handler: () => new Promise<void>((resolve) => gate.push(resolve)) });
+  const gatedQueue = createQueue({ redis, prefix: 'qb:', jobs: [gated], commandTimeoutMs: 2000 });
+  const monitor = createClient({ url: server.url });
+  await monitor.connect();
+  const settles: number[] = [];
+  await monitor.monitor((line) => {
+    // A settle call carries 8 arguments per job after its 6 own and its 5 keys.
+    const args = line.match(/"[^"]*"/g) ?? [];
+    if (args[1] === `"${SCRIPTS.settleJobs.sha}"`) settles.push((args.length - 2 - 1 - 5 - 6) / 8);
+  });
+  try {
+    for (let i = 0; i < 100; i++) await gatedQueue.enqueue(gated, { i });
+    const w = startWorker({ queue: gatedQueue, consumer: 'batcher', log, leaseMs: 10_000, graceMs: 500, blockMs: 100, maxJobs: 100 });
+    workers.push(w);
+    await until(() => gate.length === 100, 30_000, '100 handlers running');
+    server.pause();
+    for (let wave = 0; wave < 4; wave++) {
+      for (const release of gate.splice(0, 25)) release();
+      // Two turns: the wave's handlers end, then its settle is sent or held back.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    }
+    server.resume();
+    await until(async () => Number(await redis.hGet(gatedQueue.keys.stats, 'processed')) === 100, 30_000, '100 jobs complete');
+    await until(() => settles.reduce((a, b) => a + b, 0) === 100, 10_000, 'the monitor to show every settle');
+    assert.deepEqual(settles, [25, 25, 50], 'two waves out at once, the other two in one batch once one answered');
+  } finally {
+    await monitor.close().catch(() => monitor.destroy());
   }
 });
