@@ -406,7 +406,7 @@ export interface components {
             max_tries: number;
             /** @description The principal that enqueued it. */
             owner: string | null;
-            /** @description The level it waits with (a dead letter whose record expired: normal, as its replay). */
+            /** @description The level it waits with (a dead letter: the one its replay runs at). */
             priority: "high" | "normal" | "low";
             /** @description Its concurrency group (defineJob `group`); null: none. */
             group: string | null;
@@ -464,7 +464,7 @@ export interface components {
             enqueued_at: string | null;
             finished_at: string | null;
             error: string | null;
-            /** @description The level it waits with (a dead letter whose record expired: normal, as its replay). */
+            /** @description The level it waits with (a dead letter: the one its replay runs at). */
             priority: "high" | "normal" | "low";
             /** @description Its concurrency group (defineJob `group`); null: none. */
             group: string | null;

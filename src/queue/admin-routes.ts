@@ -73,7 +73,7 @@ const QueueSummary = Type.Object({
 
 // What decides when a job runs, in its row and its detail.
 const Traits = {
-  priority: Type.Union(PRIORITIES.map((p) => Type.Literal(p)), { description: 'The level it waits with (a dead letter whose record expired: normal, as its replay).' }),
+  priority: Type.Union(PRIORITIES.map((p) => Type.Literal(p)), { description: 'The level it waits with (a dead letter: the one its replay runs at).' }),
   group: Type.Union([Type.String(), Type.Null()], { description: 'Its concurrency group (defineJob `group`); null: none.' }),
   dedupe: Type.Union([Type.Object({
     mode: Type.Union([Type.Literal('throttle'), Type.Literal('debounce')]),

@@ -246,8 +246,8 @@ export class QueueOperator {
   }
 
   /**
-   * Dead letters, newest first: the dead-letter stream read backwards from the cursor's entry. A letter carries no
-   * traits: they come from the job's record while it lasts (a replay after it expired runs at normal, without any).
+   * Dead letters, newest first: the dead-letter stream read backwards from the cursor's entry. Traits come from the
+   * job's record while it lasts, else from the letter (which carries those the job had: what its replay runs with).
    */
   #listDead(limit: number, cursor: string | undefined, name: string | undefined): Promise<JobPage> {
     const { redis, keys: k } = this.queue;
@@ -263,7 +263,8 @@ export class QueueOperator {
         const f = fields[i];
         return [entry, {
           id: f.id, name: f.name, status: 'dead', attempt: Number(f.max_tries), maxTries: Number(f.max_tries),
-          enteredAt: Number(f.failed_at), enqueuedAt: null, finishedAt: Number(f.failed_at), error: f.error ?? null, ...traits(k.base, held[i]),
+          enteredAt: Number(f.failed_at), enqueuedAt: null, finishedAt: Number(f.failed_at), error: f.error ?? null,
+          ...traits(k.base, TRAIT_FIELDS.map((field, j) => held[i][j] ?? f[field])),
         }];
       });
     });

@@ -47,7 +47,7 @@ for i = 7, #ARGV, 8 do
       status = 'failed'
       local dead = redis.call('HMGET', key, 'name', 'payload', 'max_tries')
       local letter = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'name', dead[1], 'payload', dead[2],
-        'error', value, 'max_tries', dead[3], 'keep_s', job[3], 'failed_at', ARGV[3])
+        'error', value, 'max_tries', dead[3], 'keep_s', job[3], 'failed_at', ARGV[3], unpack(letterTraits(job[6], job[7], job[8], job[5])))
       redis.call('HSET', key, 'status', status, 'error', value, 'finished_at', ARGV[3], 'rev', rev, 'letter', letter)
       expireFinished(key, job[3])
       counts.failed = counts.failed + 1

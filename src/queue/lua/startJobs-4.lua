@@ -91,7 +91,7 @@ for i = 1, #todo, 3 do
       local err = 'lease expired on each of ' .. job[3] .. ' tries (worker crashed or stalled)'
       local keep = redis.call('HGET', key, 'keep_s')
       local letter = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'id', id, 'name', job[4], 'payload', job[5],
-        'error', err, 'max_tries', job[3], 'keep_s', keep, 'failed_at', ARGV[4])
+        'error', err, 'max_tries', job[3], 'keep_s', keep, 'failed_at', ARGV[4], unpack(letterTraits(todo[i + 2], group, job[11], job[9])))
       redis.call('HSET', key, 'status', 'failed', 'error', err, 'finished_at', ARGV[4], 'rev', rev, 'letter', letter)
       expireFinished(key, keep)
       publish(key, rev .. ' failed')

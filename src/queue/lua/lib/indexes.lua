@@ -111,6 +111,18 @@ local function releaseDedupe(dedupe, id, started)
   if redis.call('GET', key) == id then redis.call('DEL', key) end
 end
 
+-- The job traits a dead letter carries after its fields, named as in the job's hash: its priority, group and
+-- dedupe key, each only when the job has one (most have none: nothing added). A replay after the job's record
+-- expired takes them from the letter (replayDead-3). `prio` as a stream level ('', 'normal': none).
+local LETTER_TRAITS = { 'prio', 'group', 'group_max', 'dedupe' }
+local function letterTraits(prio, group, groupMax, dedupe)
+  local traits = {}
+  if prio == 'high' or prio == 'low' then traits[1], traits[2] = 'prio', prio end
+  if group then traits[#traits + 1], traits[#traits + 2], traits[#traits + 3], traits[#traits + 4] = 'group', group, 'group_max', groupMax end
+  if dedupe then traits[#traits + 1], traits[#traits + 2] = 'dedupe', dedupe end
+  return traits
+end
+
 -- Priorities: each level's jobs wait in a stream of their own (keys.ts `streams`); a job's hash names its level in
 -- `prio`, absent for normal, whose stream is the queue's first one: jobs without a priority pay nothing for it.
 local function streamOf(base, prio)
