@@ -1,5 +1,6 @@
 // Debounce and throttle against a real Redis: what a dedupe key resolves to while its job waits, runs and after it
-// ends; the debounce's pushed-back start and its cap; the key of a failed job an operator retries or replays;
+// ends; the debounce's pushed-back start and its cap; the key of a failed job an operator retries or replays (also
+// once its record expired: the dead letter carries the job's priority, group and key);
 // several producers at once; owners kept apart; over HTTP; and a 503 that applied nothing when Redis hangs or is
 // killed mid-enqueue.
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { createLogger } from '../src/log.ts';
 import { closeRedis, createRedis, redisErrorAnswer, type Redis } from '../src/redis/index.ts';
 import { createApp, createRouter } from '../src/router/index.ts';
 import { createQueue, defineJob, QueueOperator, startWorker, type JobHandle, type Queue, type Worker } from '../src/queue/index.ts';
+import { runScript, SCRIPTS } from '../src/queue/scripts.ts';
 import { testClient } from '../src/testing/index.ts';
 import { until } from './support/queue.ts';
 import { nap, TEST_JOBS } from './support/queue-jobs.ts';
@@ -61,7 +63,28 @@ const push = defineJob({
   },
 });
 
-const JOBS = [...TEST_JOBS, digest, sync, push];
+/**
+ * High priority, one at a time in the group `g`, throttled per user, one try: fails for good while the key `down` is
+ * set; records how many of the group ran as it started in `seen`, and with `hold` runs until the key `open` is set.
+ */
+const guarded = defineJob({
+  name: 'test.guarded',
+  payload: Type.Object({ user: Type.String(), hold: Type.Boolean() }),
+  maxTries: 1,
+  priority: 'high',
+  group: () => 'g',
+  groupConcurrency: 1,
+  dedupe: { key: (p) => p.user, mode: 'throttle' },
+  handler: async ({ hold }, ctx) => {
+    if (await ctx.redis.exists('down')) throw new Error('provider down');
+    await ctx.redis.rPush('seen', String(await ctx.redis.incr('running')));
+    while (hold && (await ctx.redis.get('open')) === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    await ctx.redis.decr('running');
+    return null;
+  },
+});
+
+const JOBS = [...TEST_JOBS, digest, sync, push, guarded];
 
 function worker(): Worker {
   const w = startWorker({ queue, consumer: `w${workers.length}`, log, leaseMs: 2000, graceMs: 500, blockMs: 100, promoteEveryMs: 10 });
@@ -166,6 +189,73 @@ for (const rerun of ['retry', 'replay'] as const) {
     await until(async () => (await statusOf(lone.id)) === 'complete' && (await statusOf(holder.id)) === 'complete', 10_000, 'both to run');
     assert.deepEqual([await redis.get(`pushes:${lone.id}`), await redis.get(`pushes:${holder.id}`)], ['1', '1'], 'each ran once');
     for (const user of ['lone', 'taken']) assert.equal(await redis.exists(queue.keys.dedupe('', push.name, user)), 0, `${user}: let go once its job ended`);
+  });
+}
+
+/** The dead-letter stream's letters as field maps, oldest first. */
+async function deadLetters(): Promise<Record<string, string>[]> {
+  const letters = (await redis.sendCommand(['XRANGE', queue.keys.dead, '-', '+'])) as [string, string[]][];
+  return letters.map(([, list]) => Object.fromEntries(list.flatMap((v, i) => (i % 2 === 0 ? [[v, list[i + 1]]] : []))));
+}
+
+// Both ways a job fails for good: its handler's last try fails (settleJobs-5), or its lease expired on each try
+// (startJobs-4, as a worker finds it queued again past its tries).
+for (const route of ['handler', 'lease'] as const) {
+  test(`dead letter (${route}): a replay after the job's record expired runs it at its priority, in its group, with its dedupe key`, async () => {
+    const operator = new QueueOperator(queue);
+    const plain = await queue.enqueue(push, { user: 'p' }, { dedupe: null });
+    const failed = await queue.enqueue(guarded, { user: 'u', hold: false });
+    if (route === 'handler') {
+      await redis.set('down', '1');
+      await worker().ready;
+      await until(async () => (await statusOf(failed.id)) === 'failed' && (await statusOf(plain.id)) === 'failed', 10_000, 'both to fail');
+      await redis.del('down');
+    } else {
+      // Each try's lease ran out: the job is queued again with its tries used up, and the next start fails it.
+      for (const job of [plain, failed]) await redis.hSet(queue.keys.job(job.id), 'attempt', '1');
+      const k = queue.keys;
+      await queue.ensureGroup();
+      assert.deepEqual(await runScript(redis, SCRIPTS.startJobs, [k.stream, k.dead, k.stats, k.listeners], [
+        k.group, k.jobPrefix, 'ghost', String(Date.now()), '100', '10', k.base, queue.retention, queue.rateLimit,
+      ]), []);
+      assert.deepEqual([await statusOf(plain.id), await statusOf(failed.id)], ['failed', 'failed']);
+      await worker().ready;
+    }
+    const dedupeKey = queue.keys.dedupe('', guarded.name, 'u');
+    const byId = Object.fromEntries((await deadLetters()).map((l) => [l.id, l]));
+    assert.deepEqual(Object.keys(byId[plain.id]).sort(), ['error', 'failed_at', 'id', 'keep_s', 'max_tries', 'name', 'payload'], 'a job without traits: a letter without them');
+    assert.deepEqual([byId[failed.id].prio, byId[failed.id].group, byId[failed.id].group_max, byId[failed.id].dedupe], ['high', 'g', '1', `t${dedupeKey}`]);
+
+    // The record expires; the operator's dead row shows the letter's traits.
+    await redis.del([queue.keys.job(failed.id), queue.keys.job(plain.id)]);
+    const rows = (await operator.list('dead')).jobs;
+    const traitsOf = (id: string) => rows.filter((j) => j.id === id).map((j) => [j.priority, j.group, j.dedupe]);
+    assert.deepEqual(traitsOf(failed.id), [['high', 'g', { mode: 'throttle', key: 'u' }]]);
+    assert.deepEqual(traitsOf(plain.id), [['normal', null, null]]);
+
+    // Another job of the group holds its only slot while the letter is replayed.
+    const holder = await queue.enqueue(guarded, { user: 'h', hold: true });
+    await until(async () => (await statusOf(holder.id)) === 'in_progress', 10_000, 'the holder to run');
+    await operator.pause();
+    assert.equal(await queue.replayDead(), 2);
+    const onStream = async (level: 'high' | 'normal') =>
+      ((await redis.xRange(queue.keys.streams[level], '-', '+')) ?? []).some((e) => e?.message.id === failed.id);
+    assert.deepEqual([await onStream('high'), await onStream('normal')], [true, false], 'queued on the high stream');
+    throttled(await queue.enqueue(guarded, { user: 'u', hold: false }), failed.id, 'queued');
+    const detail = (await operator.job(failed.id))!;
+    assert.deepEqual([detail.priority, detail.group, detail.groupConcurrency, detail.dedupe, detail.holdsDedupe],
+      ['high', 'g', 1, { mode: 'throttle', key: 'u' }, true]);
+    const bare = (await operator.job(plain.id))!;
+    assert.deepEqual([bare.priority, bare.group, bare.dedupe], ['normal', null, null]);
+
+    // Read again, the replayed job finds its group full: it waits (parked) until the holder ends.
+    await operator.resume();
+    await until(async () => (await queue.stats()).waiting === 1, 10_000, 'the replayed job to be parked');
+    assert.deepEqual((await operator.list('waiting')).jobs.map((j) => j.id), [failed.id]);
+    await redis.set('open', '1');
+    await until(async () => (await statusOf(failed.id)) === 'complete' && (await statusOf(holder.id)) === 'complete', 10_000, 'both to run');
+    assert.deepEqual(await redis.lRange('seen', 0, -1), ['1', '1'], 'one job of the group at a time');
+    assert.equal(await redis.exists(dedupeKey), 0, 'its end let the key go');
   });
 }
 
