@@ -104,7 +104,7 @@ for i = 1, #todo, 3 do
     elseif #started >= 5 * allowed then
       putBack(stream, key, id, entry, true)
     elseif group and not groupAdmit(base, group, job[11], id) then
-      groupPark(base, group, id, entry, ARGV[4])
+      groupPark(base, group, id, entry, todo[i + 2], ARGV[4])
       redis.call('XACK', stream, ARGV[1], entry)
       redis.call('XDEL', stream, entry)
     else

@@ -22,14 +22,14 @@ local function groupAdmit(base, group, max, id)
   return false
 end
 
--- Parks a job read from the stream (its entry is acknowledged and deleted by the caller). Scored in stream order:
+-- Parks a job read from the stream of level `prio` (its entry is acknowledged and deleted by the caller) in that
+-- level's line, scored in stream order:
 -- the entry's ms and sequence (sequences past 999 within one ms share a score).
-local function groupPark(base, group, id, entry, now)
+local function groupPark(base, group, id, entry, prio, now)
   local ms, seq = string.match(entry, '^(%d+)-(%d+)$')
-  local key = base .. 'job:' .. id
-  redis.call('ZADD', groupLine(base, group, redis.call('HGET', key, 'prio')), tonumber(ms) * 1000 + math.min(tonumber(seq), 999), id)
+  redis.call('ZADD', groupLine(base, group, prio), tonumber(ms) * 1000 + math.min(tonumber(seq), 999), id)
   redis.call('ZADD', base .. 'waiting', now, id)
-  redis.call('HDEL', key, 'entry')
+  redis.call('HDEL', base .. 'job:' .. id, 'entry')
 end
 
 -- Takes the group's next parked job off its line: the queue's cycle (indexes.lua PICK, 4 high : 2 normal : 1 low)

@@ -133,8 +133,8 @@ end
 -- Each level's stream by the name a job hash or entry triple gives it (absent, '' or 'normal': normal), for the
 -- per-job paths of a batch.
 local function streamsOf(base)
-  local normal = base .. 'stream'
-  return { [false] = normal, [''] = normal, normal = normal, high = base .. 'stream:high', low = base .. 'stream:low' }
+  local normal = streamOf(base)
+  return { [false] = normal, [''] = normal, normal = normal, high = streamOf(base, 'high'), low = streamOf(base, 'low') }
 end
 
 -- A counter's next value as a string ('' or absent: '1'), memoized per script call: Redis formats every Lua number
