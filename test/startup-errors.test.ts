@@ -168,7 +168,9 @@ test('an API process stopped while its start-up waits on a hung Redis exits 0 an
   t.after(() => primary.kill());
   await until(() => connections.length > 0, 90_000, 'the API process connecting to Redis');
   primary.signal('SIGTERM');
-  // Redis answering now would let a start-up that ignored the stop go on to listen.
+  // Redis answering now would let a start-up that ignored the stop go on to listen. Not before the supervisor has
+  // passed the stop on: resumed earlier, start-up could finish before the stop reached the API process at all.
+  await until(() => primary.lines.some((l) => l.msg === 'retiring worker'), 30_000, 'the supervisor retiring the API process');
   redis.resume();
   assert.equal(await primary.exit, 0);
   const exited = primary.lines.filter((l) => l.msg === 'worker exited');
